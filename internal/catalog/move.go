@@ -1,0 +1,218 @@
+package catalog
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/opengnsys/ogrepository/internal/atomicfile"
+	"github.com/opengnsys/ogrepository/internal/imagename"
+	"github.com/opengnsys/ogrepository/internal/sidecar"
+)
+
+// MoveToTrash moves the repository image with this ID, and its sidecars, to the trash.
+// A same-named image already in the trash is a conflict: nothing is overwritten.
+func (c *Catalog) MoveToTrash(ctx context.Context, id string) (Found, error) {
+	return c.mutate(ctx, id, Repository, func(f Found) error {
+		return c.move(f.File, Repository, Trash)
+	})
+}
+
+// Recover moves the trashed image with this ID, and its sidecars, back to the repository.
+// A same-named image (or stray sidecar) in the repository is a conflict: nothing is
+// overwritten.
+func (c *Catalog) Recover(ctx context.Context, id string) (Found, error) {
+	return c.mutate(ctx, id, Trash, func(f Found) error {
+		return c.move(f.File, Trash, Repository)
+	})
+}
+
+// Delete removes the repository image with this ID and every sidecar, for good.
+func (c *Catalog) Delete(ctx context.Context, id string) (Found, error) {
+	return c.mutate(ctx, id, Repository, func(f Found) error { return c.remove(f.File, Repository) })
+}
+
+// Purge removes the trashed image with this ID and every sidecar, for good.
+func (c *Catalog) Purge(ctx context.Context, id string) (Found, error) {
+	return c.mutate(ctx, id, Trash, func(f Found) error { return c.remove(f.File, Trash) })
+}
+
+// mutate finds the image under the catalog lock, applies op, and rewrites both indexes.
+func (c *Catalog) mutate(ctx context.Context, id string, p Place, op func(Found) error) (Found, error) {
+	if _, err := ParseID(id); err != nil {
+		return Found{}, err
+	}
+	unlock, err := c.lock(ctx)
+	if err != nil {
+		return Found{}, err
+	}
+	defer unlock()
+
+	f, err := c.Find(ctx, id, p)
+	if err != nil {
+		return Found{}, err
+	}
+	if err := op(f); err != nil {
+		return f, err
+	}
+	if _, _, err := c.refreshLocked(); err != nil {
+		return f, fmt.Errorf("%s done, but the indexes were not rewritten: %w", f.File, err)
+	}
+	return f, nil
+}
+
+// move renames the image first (so it is whole in exactly one directory at every moment),
+// then its sidecars; a sidecar left behind by a crash is reunited by the next refresh.
+func (c *Catalog) move(name imagename.Name, from, to Place) error {
+	src, dst := c.Dir(from), c.Dir(to)
+	if _, err := os.Lstat(name.In(dst)); err == nil {
+		return fmt.Errorf("%w: an image named %s is already in the %s", ErrConflict, name, to)
+	}
+	for _, suffix := range sidecar.All {
+		if _, err := os.Lstat(name.Sidecar(dst, suffix)); err == nil {
+			return fmt.Errorf("%w: %s%s is already in the %s", ErrConflict, name, suffix, to)
+		}
+	}
+
+	if err := renameNoReplace(name.In(src), name.In(dst)); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("%w: an image named %s is already in the %s", ErrConflict, name, to)
+		}
+		return fmt.Errorf("move %s to the %s: %w", name, to, err)
+	}
+	for _, suffix := range sidecar.All {
+		err := renameNoReplace(name.Sidecar(src, suffix), name.Sidecar(dst, suffix))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("move %s%s to the %s: %w", name, suffix, to, err)
+		}
+	}
+	c.log.Info("moved image", "image", name.String(), "from", from.String(), "to", to.String())
+	return syncDirs(src, dst)
+}
+
+// remove deletes the image first, then its sidecars.
+func (c *Catalog) remove(name imagename.Name, p Place) error {
+	dir := c.Dir(p)
+	if err := os.Remove(name.In(dir)); err != nil {
+		return fmt.Errorf("remove %s from the %s: %w", name, p, err)
+	}
+	for _, suffix := range sidecar.All {
+		err := os.Remove(name.Sidecar(dir, suffix))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove %s%s from the %s: %w", name, suffix, p, err)
+		}
+	}
+	c.log.Info("removed image for good", "image", name.String(), "place", p.String())
+	return atomicfile.SyncDir(dir)
+}
+
+func syncDirs(dirs ...string) error {
+	for _, d := range dirs {
+		if err := atomicfile.SyncDir(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// renameNoReplace renames old to new, failing with os.ErrExist rather than replacing new.
+// Where the filesystem lacks RENAME_NOREPLACE, a hard link then an unlink does the same.
+func renameNoReplace(oldPath, newPath string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, oldPath, unix.AT_FDCWD, newPath, unix.RENAME_NOREPLACE)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) {
+		return &os.LinkError{Op: "rename", Old: oldPath, New: newPath, Err: err}
+	}
+	if err := os.Link(oldPath, newPath); err != nil {
+		return err
+	}
+	return os.Remove(oldPath)
+}
+
+// flock takes an exclusive lock on f, giving up when ctx ends.
+func flock(ctx context.Context, f *os.File) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Check is the outcome of an integrity check.
+type Check struct {
+	Found
+	Passed bool
+	Reason string // why it failed; empty when it passed
+}
+
+// CheckIntegrity compares the image's current size with its .size sidecar and the MD5 of
+// its last MiB with its .sum sidecar. It reads at most one MiB of the image.
+func (c *Catalog) CheckIntegrity(ctx context.Context, id string) (Check, error) {
+	f, err := c.Find(ctx, id, Repository, Trash)
+	if err != nil {
+		return Check{}, err
+	}
+	dir := c.Dir(f.Place)
+	res := Check{Found: f}
+
+	want, err := sidecar.ReadSize(dir, f.File)
+	if err != nil {
+		res.Reason = fmt.Sprintf("no usable .size sidecar: %v", err)
+		return res, nil
+	}
+	file, err := os.Open(f.Path(c))
+	if err != nil {
+		return Check{}, fmt.Errorf("check %s: %w", f.File, err)
+	}
+	defer file.Close()
+	fi, err := file.Stat()
+	if err != nil {
+		return Check{}, fmt.Errorf("check %s: %w", f.File, err)
+	}
+	if fi.Size() != want {
+		res.Reason = fmt.Sprintf("size is %d bytes, .size says %d", fi.Size(), want)
+		return res, nil
+	}
+	tail, err := TailMD5(file, fi.Size())
+	if err != nil {
+		return Check{}, fmt.Errorf("check %s: %w", f.File, err)
+	}
+	if tail != f.Sum {
+		res.Reason = fmt.Sprintf("MD5 of the last MiB is %s, .sum says %q", tail, f.Sum)
+		return res, nil
+	}
+	res.Passed = true
+	return res, nil
+}
+
+// TailLength is how much of an image's end its .sum covers.
+const TailLength = 1 << 20
+
+// TailMD5 is the MD5 of the last TailLength bytes of r (all of it when shorter).
+func TailMD5(r io.ReaderAt, size int64) (string, error) {
+	off := max(size-TailLength, 0)
+	h := md5.New()
+	if _, err := io.Copy(h, io.NewSectionReader(r, off, size-off)); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

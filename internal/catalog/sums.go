@@ -1,0 +1,33 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/opengnsys/ogrepository/internal/imagehash"
+	"github.com/opengnsys/ogrepository/internal/imagename"
+	"github.com/opengnsys/ogrepository/internal/sidecar"
+)
+
+// MakeSidecars hashes the repository image called name in one read and writes its .size,
+// .sum, .full.sum and .torrent sidecars atomically. announce is the tracker URL for the
+// torrent; progress, if not nil, hears how far the read has got.
+func (c *Catalog) MakeSidecars(ctx context.Context, name imagename.Name, announce string,
+	progress func(done, total int64)) (sidecar.Hashes, error) {
+	if _, err := c.FindName(name, Repository); err != nil {
+		return sidecar.Hashes{}, err
+	}
+	dir := c.Dir(Repository)
+	sums, err := imagehash.Compute(ctx, name.In(dir), imagehash.Options{
+		Announce: announce, Progress: progress,
+	})
+	if err != nil {
+		return sidecar.Hashes{}, fmt.Errorf("hash %s: %w", name, err)
+	}
+	h := sidecar.Hashes{Size: sums.Size, Sum: sums.Sum, FullSum: sums.FullSum, Torrent: sums.Torrent}
+	if err := sidecar.Write(dir, name, h); err != nil {
+		return sidecar.Hashes{}, err
+	}
+	c.log.Info("wrote sidecars", "image", name.String(), "size", h.Size, "fullsum", h.FullSum)
+	return h, nil
+}
