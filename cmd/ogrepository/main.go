@@ -29,12 +29,17 @@ func commands() []command {
 	}
 }
 
+// hidden subcommands run inside the units the daemon starts; they are not in the usage.
+var hidden = []command{
+	{"job", "run one asynchronous job (inside its transient unit)", runJob},
+}
+
 func main() {
 	if len(os.Args) < 2 {
 		usage(os.Stderr)
 		os.Exit(2)
 	}
-	for _, c := range commands() {
+	for _, c := range append(commands(), hidden...) {
 		if c.name == os.Args[1] {
 			if err := c.run(os.Args[2:]); err != nil {
 				fmt.Fprintf(os.Stderr, "ogrepository %s: %v\n", c.name, err)

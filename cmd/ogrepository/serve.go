@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -20,6 +21,10 @@ import (
 	"github.com/opengnsys/ogrepository/internal/api"
 	"github.com/opengnsys/ogrepository/internal/catalog"
 	"github.com/opengnsys/ogrepository/internal/config"
+	"github.com/opengnsys/ogrepository/internal/hoststatus"
+	"github.com/opengnsys/ogrepository/internal/jobs"
+	"github.com/opengnsys/ogrepository/internal/ogcore"
+	"github.com/opengnsys/ogrepository/internal/systemd"
 )
 
 // repoFlags are the flags every subcommand that touches the repository takes.
@@ -36,9 +41,12 @@ func (r *repoFlags) register(fs *flag.FlagSet) {
 
 // repository is what a subcommand works with once its flags are checked.
 type repository struct {
-	cfg     config.Config
-	catalog *catalog.Catalog
-	log     *slog.Logger
+	paths config.Paths
+	// configFile is the absolute path of the configuration, handed on to job units.
+	configFile string
+	cfg        config.Config
+	catalog    *catalog.Catalog
+	log        *slog.Logger
 }
 
 // open makes the logger, loads the configuration and checks the tree.
@@ -56,6 +64,9 @@ func (r *repoFlags) open() (repository, error) {
 	if file == "" {
 		file = paths.ConfigFile()
 	}
+	if file, err = filepath.Abs(file); err != nil {
+		return repository{}, fmt.Errorf("--config: %w", err)
+	}
 	cfg, err := config.Load(file)
 	if err != nil {
 		return repository{}, err
@@ -64,17 +75,40 @@ func (r *repoFlags) open() (repository, error) {
 	if err != nil {
 		return repository{}, err
 	}
-	return repository{cfg: cfg, catalog: cat, log: log}, nil
+	return repository{paths: paths, configFile: file, cfg: cfg, catalog: cat, log: log}, nil
+}
+
+// serveFlags are serve's own flags.
+type serveFlags struct {
+	listen, bus, ogcoreURL, unitLogDir, services, ogGitUnit string
+	idleExit                                                time.Duration
 }
 
 func runServe(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	var rf repoFlags
 	rf.register(fs)
-	listen := fs.String("listen", config.DefaultListen,
+	var sf serveFlags
+	fs.StringVar(&sf.listen, "listen", config.DefaultListen,
 		"address to listen on when not socket-activated by systemd")
+	fs.StringVar(&sf.bus, "systemd", string(systemd.System),
+		"systemd manager for jobs and transmissions: system, or user (the session bus)")
+	fs.StringVar(&sf.ogcoreURL, "ogcore-url", "",
+		"ogCore's webhook for job callbacks (default https://IPcore:8443"+ogcore.DefaultPath+")")
+	fs.StringVar(&sf.unitLogDir, "unit-log-dir", "",
+		"write each job's output to DIR/JOB.log instead of the journal")
+	fs.StringVar(&sf.services, "services", strings.Join(hoststatus.DefaultServices, ","),
+		"comma-separated services whose state GET /status reports")
+	fs.StringVar(&sf.ogGitUnit, "oggit-unit", hoststatus.DefaultOgGitUnit,
+		"unit whose presence means ogGit is installed")
+	fs.DurationVar(&sf.idleExit, "idle-exit", 0,
+		"exit after this long without requests (0: never); for socket activation")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	bus, err := systemd.ParseBus(sf.bus)
+	if err != nil {
+		return fmt.Errorf("--systemd: %w", err)
 	}
 	repo, err := rf.open()
 	if err != nil {
@@ -82,29 +116,46 @@ func runServe(args []string) error {
 	}
 	log := repo.log
 
-	ln, how, err := listener(*listen)
+	ln, how, err := listener(sf.listen)
 	if err != nil {
 		return err
 	}
-	handler, _ := api.New(api.Deps{Catalog: repo.catalog, Token: repo.cfg.APIToken, Log: log, Version: api.SpecVersion})
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+
+	deps, closeUnits, err := sf.deps(ctx, repo, bus)
+	if err != nil {
+		return err
+	}
+	defer closeUnits()
+	handler, _ := api.New(deps)
+	idle := newIdleTracker()
+	srv := &http.Server{Handler: idle.wrap(handler), ReadHeaderTimeout: 10 * time.Second}
+
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("serving", "addr", ln.Addr().String(), "listener", how, "root", rf.root,
-		"version", version)
+	log.Info("serving", "addr", ln.Addr().String(), "listener", how, "root", repo.paths.Root,
+		"systemd", string(bus), "version", version)
 	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
 		log.Warn("could not notify systemd", "err", err)
 	}
 
+	idleCtx, idleDone := context.WithCancel(ctx)
+	defer idleDone()
+	idled := make(chan struct{})
+	if sf.idleExit > 0 {
+		go func() { idle.wait(idleCtx, sf.idleExit); close(idled) }()
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
+		log.Info("stopping")
+	case <-idled:
+		if ctx.Err() == nil {
+			log.Info("exiting after idle time", "idle", sf.idleExit.String())
+		}
 	}
-	log.Info("stopping")
 	_, _ = daemon.SdNotify(false, daemon.SdNotifyStopping)
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -112,6 +163,45 @@ func runServe(args []string) error {
 		return fmt.Errorf("shut down: %w", err)
 	}
 	return nil
+}
+
+// deps connects to systemd and assembles what the routes call. Without systemd the catalog
+// routes still work; jobs answer 503 and status reads services as unknown.
+func (sf serveFlags) deps(ctx context.Context, repo repository,
+	bus systemd.Bus) (api.Deps, func(), error) {
+	binary, err := os.Executable()
+	if err != nil {
+		return api.Deps{}, nil, fmt.Errorf("locate this program: %w", err)
+	}
+	callback := sf.ogcoreURL
+	if callback == "" {
+		callback = ogcore.DefaultURL(repo.cfg.IPcore)
+	}
+	deps := api.Deps{Catalog: repo.catalog, Token: repo.cfg.APIToken, Log: repo.log,
+		Version: api.SpecVersion, Status: &hoststatus.Reporter{ImagesDir: repo.paths.Images,
+			Services: splitList(sf.services), OgGitUnit: sf.ogGitUnit}}
+
+	units, err := systemd.Dial(ctx, bus)
+	if err != nil {
+		repo.log.Warn("systemd not reachable: jobs and transmissions are unavailable",
+			"systemd", string(bus), "err", err)
+		return deps, func() {}, nil
+	}
+	deps.Status.Units = units
+	deps.Jobs = &jobs.Service{Store: jobStore(repo.paths), Units: units, Binary: binary,
+		Root: repo.paths.Root, ConfigFile: repo.configFile, CallbackURL: callback,
+		UnitLogDir: sf.unitLogDir, Log: repo.log}
+	return deps, units.Close, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // listener takes the socket systemd passed, if any, else listens on addr.

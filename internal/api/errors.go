@@ -11,6 +11,7 @@ import (
 
 	"github.com/opengnsys/ogrepository/internal/catalog"
 	"github.com/opengnsys/ogrepository/internal/imagename"
+	"github.com/opengnsys/ogrepository/internal/jobs"
 )
 
 // Error is every error body: {"success": false, "error": "..."} as ogCore expects, with
@@ -67,9 +68,12 @@ func failure(log *slog.Logger, what string, err error) error {
 	case errors.Is(err, catalog.ErrNotFound),
 		errors.Is(err, catalog.ErrInvalid),
 		errors.Is(err, imagename.ErrInvalid),
-		errors.Is(err, imagename.ErrOutside):
+		errors.Is(err, imagename.ErrOutside),
+		errors.Is(err, jobs.ErrInvalidID):
 		return newError(http.StatusBadRequest, err.Error())
-	case errors.Is(err, catalog.ErrConflict):
+	case errors.Is(err, jobs.ErrNotFound):
+		return newError(http.StatusNotFound, err.Error())
+	case errors.Is(err, catalog.ErrConflict), errors.Is(err, jobs.ErrBusy):
 		return newError(http.StatusConflict, err.Error())
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return newError(http.StatusServiceUnavailable, what+": request cancelled")

@@ -11,6 +11,8 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/opengnsys/ogrepository/internal/catalog"
+	"github.com/opengnsys/ogrepository/internal/hoststatus"
+	"github.com/opengnsys/ogrepository/internal/jobs"
 )
 
 // Prefix is the base path of every route.
@@ -22,6 +24,11 @@ const securityScheme = "apiKey"
 // Deps are what the routes call into.
 type Deps struct {
 	Catalog *catalog.Catalog
+	// Jobs starts and reports asynchronous jobs; nil when systemd is not reachable, and the
+	// asynchronous routes then answer 503.
+	Jobs *jobs.Service
+	// Status gathers GET /status.
+	Status *hoststatus.Reporter
 	// Token is the API key; requests must carry it verbatim in Authorization.
 	Token string
 	Log   *slog.Logger
@@ -41,7 +48,10 @@ func New(d Deps) (http.Handler, huma.API) {
 	s := &server{Deps: d}
 	api.UseMiddleware(s.accessLog, s.authorize)
 	mux.HandleFunc("/", s.noRoute)
+	s.registerStatus(api)
 	s.registerImages(api)
+	s.registerJobs(api)
+	documentCallback(api)
 	documentErrorsAsBadRequest(api.OpenAPI())
 	return jsonByDefault(mux), api
 }

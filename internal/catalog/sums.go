@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/opengnsys/ogrepository/internal/imagehash"
 	"github.com/opengnsys/ogrepository/internal/imagename"
@@ -14,7 +15,8 @@ import (
 // torrent; progress, if not nil, hears how far the read has got.
 func (c *Catalog) MakeSidecars(ctx context.Context, name imagename.Name, announce string,
 	progress func(done, total int64)) (sidecar.Hashes, error) {
-	if _, err := c.FindName(name, Repository); err != nil {
+	before, err := c.FindName(name, Repository)
+	if err != nil {
 		return sidecar.Hashes{}, err
 	}
 	dir := c.Dir(Repository)
@@ -23,6 +25,15 @@ func (c *Catalog) MakeSidecars(ctx context.Context, name imagename.Name, announc
 	})
 	if err != nil {
 		return sidecar.Hashes{}, fmt.Errorf("hash %s: %w", name, err)
+	}
+	// The open file outlives an unlink or a replacement; sidecars must describe the file
+	// that is in images/ now, so a vanished or swapped image gets none.
+	after, err := c.FindName(name, Repository)
+	if err != nil {
+		return sidecar.Hashes{}, fmt.Errorf("%s disappeared while it was hashed: %w", name, err)
+	}
+	if !os.SameFile(before, after) {
+		return sidecar.Hashes{}, fmt.Errorf("%s was replaced while it was hashed", name)
 	}
 	h := sidecar.Hashes{Size: sums.Size, Sum: sums.Sum, FullSum: sums.FullSum, Torrent: sums.Torrent}
 	if err := sidecar.Write(dir, name, h); err != nil {
