@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/opengnsys/ogrepository/internal/atomicfile"
@@ -41,8 +42,9 @@ const lockFile = ".catalog.lock"
 // Catalog is the repository's image store. It keeps no state in memory beyond its paths:
 // every call reads the directories afresh, so the daemon may exit and restart at any time.
 type Catalog struct {
-	paths config.Paths
-	log   *slog.Logger
+	paths  config.Paths
+	log    *slog.Logger
+	warned sync.Map // messages already logged, so each scan does not repeat them
 }
 
 // Open checks the directory tree (images/, images_trash/ and etc/ exist, and images/ and
@@ -81,6 +83,21 @@ func (c *Catalog) indexPath(p Place) string {
 	return filepath.Join(c.paths.Etc, config.RepoInfoFile)
 }
 
+// warnOnce logs a warning the first time it is seen with these exact attributes.
+func (c *Catalog) warnOnce(msg string, args ...any) {
+	key := fmt.Sprint(append([]any{msg}, args...)...)
+	if _, seen := c.warned.LoadOrStore(key, struct{}{}); !seen {
+		c.log.Warn(msg, args...)
+	}
+}
+
+// looksLikeImage reports whether a file that failed the name check was meant as an image.
+func looksLikeImage(file string) bool {
+	lower := strings.ToLower(file)
+	return !strings.HasPrefix(file, ".") &&
+		(strings.HasSuffix(lower, ".img") || strings.HasSuffix(lower, ".dsk"))
+}
+
 // lock takes the catalog's cross-process lock; the returned func releases it.
 func (c *Catalog) lock(ctx context.Context) (func(), error) {
 	f, err := os.OpenFile(filepath.Join(c.paths.Etc, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
@@ -106,14 +123,23 @@ func (c *Catalog) scan(p Place) ([]entry, error) {
 	for _, de := range des {
 		name, err := imagename.Parse(de.Name(), imagename.Image)
 		if err != nil {
+			if looksLikeImage(de.Name()) {
+				c.warnOnce("skipping a file whose name is not a valid image name", "place",
+					p.String(), "file", de.Name(), "err", err)
+			}
 			continue
 		}
 		fi, err := imagename.CheckInside(dir, name.In(dir))
 		if err != nil {
-			c.log.Warn("skipping image", "place", p.String(), "image", name.String(), "err", err)
+			c.warnOnce("skipping image", "place", p.String(), "image", name.String(), "err", err)
 			continue
 		}
-		if !fi.Mode().IsRegular() || sidecar.Locked(dir, name) {
+		if !fi.Mode().IsRegular() {
+			c.warnOnce("skipping an image name that is not a regular file", "place", p.String(),
+				"image", name.String())
+			continue
+		}
+		if sidecar.Locked(dir, name) {
 			continue
 		}
 		out = append(out, entry{name: name, info: fi})
@@ -129,7 +155,7 @@ func (c *Catalog) list(p Place) (Listing, error) {
 	}
 	l := Listing{Directory: c.Dir(p), Images: make([]Image, 0, len(entries))}
 	for _, e := range entries {
-		l.Images = append(l.Images, describe(c.log, c.Dir(p), e.name, e.info))
+		l.Images = append(l.Images, c.describe(c.Dir(p), e.name, e.info))
 	}
 	sort.Slice(l.Images, func(i, j int) bool { return l.Images[i].FileName() < l.Images[j].FileName() })
 	return l, nil
@@ -147,8 +173,7 @@ func (c *Catalog) Refresh(ctx context.Context) (repo, trash Listing, err error) 
 }
 
 func (c *Catalog) refreshLocked() (repo, trash Listing, err error) {
-	c.reuniteSidecars(Repository, Trash)
-	c.reuniteSidecars(Trash, Repository)
+	c.finishInterrupted()
 	if repo, err = c.list(Repository); err != nil {
 		return
 	}
@@ -171,48 +196,6 @@ func (c *Catalog) writeIndex(p Place, l Listing) error {
 		return fmt.Errorf("write %s index: %w", p, err)
 	}
 	return nil
-}
-
-// reuniteSidecars moves sidecars found in from/ whose image is not there but is in to/,
-// finishing a move that a killed process left half done. It never overwrites.
-func (c *Catalog) reuniteSidecars(from, to Place) {
-	des, err := os.ReadDir(c.Dir(from))
-	if err != nil {
-		return
-	}
-	for _, de := range des {
-		name, suffix, ok := splitSidecar(de.Name())
-		if !ok {
-			continue
-		}
-		if _, err := os.Lstat(name.In(c.Dir(from))); err == nil {
-			continue
-		}
-		if _, err := os.Lstat(name.In(c.Dir(to))); err != nil {
-			continue
-		}
-		src, dst := name.Sidecar(c.Dir(from), suffix), name.Sidecar(c.Dir(to), suffix)
-		if err := renameNoReplace(src, dst); err != nil {
-			c.log.Warn("could not reunite sidecar with its image", "sidecar", de.Name(),
-				"from", from.String(), "to", to.String(), "err", err)
-			continue
-		}
-		c.log.Info("reunited sidecar with its image", "sidecar", de.Name(), "to", to.String())
-	}
-}
-
-// splitSidecar splits "X.img.full.sum" into the image name and the sidecar suffix.
-func splitSidecar(file string) (imagename.Name, string, bool) {
-	for _, suffix := range sidecar.All {
-		base, ok := strings.CutSuffix(file, suffix)
-		if !ok {
-			continue
-		}
-		if name, err := imagename.Parse(base, imagename.Image); err == nil {
-			return name, suffix, true
-		}
-	}
-	return imagename.Name{}, "", false
 }
 
 // Found is an image located by its ID.
@@ -243,16 +226,18 @@ func (c *Catalog) Find(ctx context.Context, id string, places ...Place) (Found, 
 		return Found{}, err
 	}
 	for _, p := range places {
-		l, err := c.list(p)
+		entries, err := c.scan(p)
 		if err != nil {
 			return Found{}, err
 		}
 		var hits []Found
-		for _, im := range l.Images {
-			if im.FullSum == id {
-				hits = append(hits, Found{Image: im, Place: p,
-					File: imagename.MustParse(im.FileName(), imagename.Image)})
+		for _, e := range entries {
+			sum, err := sidecar.ReadMD5(c.Dir(p), e.name, sidecar.FullSum)
+			if err != nil || sum != id {
+				continue
 			}
+			hits = append(hits, Found{Image: c.describe(c.Dir(p), e.name, e.info), Place: p,
+				File: e.name})
 		}
 		switch len(hits) {
 		case 0:

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/opengnsys/ogrepository/internal/catalog"
@@ -77,22 +78,51 @@ func TestDuplicateIDsAreAConflict(t *testing.T) {
 	}
 }
 
-func TestStrandedSidecarsAreReunited(t *testing.T) {
+// TestScanAdoptsNoStraySidecars: a refresh moves nothing that no interrupted move of its
+// own left behind: not a capture's .lock and .info, not a stray .full.sum.
+func TestScanAdoptsNoStraySidecars(t *testing.T) {
 	tree := repotest.New(t)
-	tree.AddImage(t, "Half.img", repotest.SampleImage(t, "lzop"))
-	// A move killed after the image went to the trash but before its sidecars did.
-	if err := os.Rename(filepath.Join(tree.Images, "Half.img"), filepath.Join(tree.Trash, "Half.img")); err != nil {
+	old := tree.AddImage(t, "inf.img", repotest.SampleImage(t, "lzop"))
+	if _, err := tree.Catalog.MoveToTrash(context.Background(), old); err != nil {
 		t.Fatal(err)
 	}
-	repo, trash, err := tree.Catalog.Refresh(context.Background())
+	// A capture of a new inf.img is starting in images/.
+	for _, f := range []string{"inf.img.lock", "inf.img.info"} {
+		if err := os.WriteFile(filepath.Join(tree.Images, f), []byte("PARTCLONE:LZOP:EXTFS:1:pc\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A bare image in images/, and a stray ID for it in the trash.
+	repotest.CopyFile(t, repotest.SampleImage(t, "gzip"), filepath.Join(tree.Images, "bare.img"))
+	if err := os.WriteFile(filepath.Join(tree.Trash, "bare.img.full.sum"), []byte(old+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	images, trash := repotest.Files(t, tree.Images), repotest.Files(t, tree.Trash)
+
+	_, tl, err := tree.Catalog.Refresh(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(repo.Images) != 0 || len(trash.Images) != 1 || trash.Images[0].FullSum == "" {
-		t.Fatalf("after refresh: repo %+v trash %+v", repo.Images, trash.Images)
+	if got := repotest.Files(t, tree.Images); !slices.Equal(got, images) {
+		t.Errorf("images/ changed: %v, was %v", got, images)
 	}
-	if files := repotest.Files(t, tree.Images); len(files) != 0 {
-		t.Errorf("sidecars left in images/: %v", files)
+	if got := repotest.Files(t, tree.Trash); !slices.Equal(got, trash) {
+		t.Errorf("trash changed: %v, was %v", got, trash)
+	}
+	if len(tl.Images) != 1 || tl.Images[0].FullSum != old {
+		t.Errorf("trash listing %+v", tl.Images)
+	}
+}
+
+func TestUpperCaseExtensionIsNotAnImage(t *testing.T) {
+	tree := repotest.New(t)
+	repotest.CopyFile(t, repotest.SampleImage(t, "lzop"), filepath.Join(tree.Images, "UP.IMG"))
+	repo, _, err := tree.Catalog.Refresh(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(repo.Images) != 0 {
+		t.Errorf("UP.IMG listed as %+v", repo.Images)
 	}
 }
 

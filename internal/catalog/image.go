@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
 
 	"github.com/opengnsys/ogrepository/internal/imagename"
@@ -35,18 +34,18 @@ type Listing struct {
 
 // describe builds the Image for name in dir from its sidecars and, lacking a .info, from
 // the image's headers. It reads no more than the sidecars and a few KiB of the image.
-func describe(log *slog.Logger, dir string, name imagename.Name, fi os.FileInfo) Image {
+func (c *Catalog) describe(dir string, name imagename.Name, fi os.FileInfo) Image {
 	im := Image{Name: name.Base(), Type: name.Type(), Size: fi.Size()}
 
 	if sum, err := sidecar.ReadMD5(dir, name, sidecar.Sum); err == nil {
 		im.Sum = sum
 	} else if !sidecar.IsNotExist(err) {
-		log.Warn("unreadable sidecar", "image", name.String(), "err", err)
+		c.warnOnce("unreadable sidecar", "image", name.String(), "err", err)
 	}
 	if sum, err := sidecar.ReadMD5(dir, name, sidecar.FullSum); err == nil {
 		im.FullSum = sum
 	} else if !sidecar.IsNotExist(err) {
-		log.Warn("unreadable sidecar", "image", name.String(), "err", err)
+		c.warnOnce("unreadable sidecar", "image", name.String(), "err", err)
 	}
 
 	info, err := sidecar.ReadInfo(dir, name)
@@ -56,12 +55,13 @@ func describe(log *slog.Logger, dir string, name imagename.Name, fi os.FileInfo)
 		return im
 	}
 	if !sidecar.IsNotExist(err) {
-		log.Warn("ignoring unreadable .info; reading the image header", "image", name.String(),
+		c.warnOnce("ignoring unreadable .info; reading the image header", "image", name.String(),
 			"err", err)
 	}
 	h, err := partclone.ReadHeader(name.In(dir))
 	if err != nil {
-		log.Debug("image header not readable", "image", name.String(), "err", err)
+		c.warnOnce("image header not readable: listing it without filesystem and data size",
+			"image", name.String(), "err", err)
 		return im
 	}
 	im.Clonator, im.Compressor, im.Filesystem = "partclone", h.Compressor, h.Filesystem

@@ -70,48 +70,56 @@ func (c *Catalog) mutate(ctx context.Context, id string, p Place, op func(Found)
 }
 
 // move renames the image first (so it is whole in exactly one directory at every moment),
-// then its sidecars; a sidecar left behind by a crash is reunited by the next refresh.
+// then its sidecars, with the journal naming the move until it is done.
 func (c *Catalog) move(name imagename.Name, from, to Place) error {
 	src, dst := c.Dir(from), c.Dir(to)
-	if _, err := os.Lstat(name.In(dst)); err == nil {
+	if exists(name.In(dst)) {
 		return fmt.Errorf("%w: an image named %s is already in the %s", ErrConflict, name, to)
 	}
 	for _, suffix := range sidecar.All {
-		if _, err := os.Lstat(name.Sidecar(dst, suffix)); err == nil {
+		if exists(name.Sidecar(dst, suffix)) {
 			return fmt.Errorf("%w: %s%s is already in the %s", ErrConflict, name, suffix, to)
 		}
 	}
 
+	if err := c.writeJournal(journal{Op: "move", Image: name.String(), From: from, To: to}); err != nil {
+		return err
+	}
 	if err := renameNoReplace(name.In(src), name.In(dst)); err != nil {
+		c.clearJournal()
 		if errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("%w: an image named %s is already in the %s", ErrConflict, name, to)
 		}
 		return fmt.Errorf("move %s to the %s: %w", name, to, err)
 	}
-	for _, suffix := range sidecar.All {
-		err := renameNoReplace(name.Sidecar(src, suffix), name.Sidecar(dst, suffix))
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("move %s%s to the %s: %w", name, suffix, to, err)
-		}
+	if err := c.moveSidecars(name, from, to); err != nil {
+		return err // the journal stays: the next refresh tries again
+	}
+	if err := syncDirs(src, dst); err != nil {
+		return err
 	}
 	c.log.Info("moved image", "image", name.String(), "from", from.String(), "to", to.String())
-	return syncDirs(src, dst)
+	return c.clearJournal()
 }
 
-// remove deletes the image first, then its sidecars.
+// remove deletes the image first, then its sidecars, with the journal naming the removal.
 func (c *Catalog) remove(name imagename.Name, p Place) error {
 	dir := c.Dir(p)
+	if err := c.writeJournal(journal{Op: "remove", Image: name.String(), From: p}); err != nil {
+		return err
+	}
 	if err := os.Remove(name.In(dir)); err != nil {
+		c.clearJournal()
 		return fmt.Errorf("remove %s from the %s: %w", name, p, err)
 	}
-	for _, suffix := range sidecar.All {
-		err := os.Remove(name.Sidecar(dir, suffix))
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("remove %s%s from the %s: %w", name, suffix, p, err)
-		}
+	if err := c.removeSidecars(name, p); err != nil {
+		return err
+	}
+	if err := atomicfile.SyncDir(dir); err != nil {
+		return err
 	}
 	c.log.Info("removed image for good", "image", name.String(), "place", p.String())
-	return atomicfile.SyncDir(dir)
+	return c.clearJournal()
 }
 
 func syncDirs(dirs ...string) error {
@@ -165,43 +173,49 @@ type Check struct {
 }
 
 // CheckIntegrity compares the image's current size with its .size sidecar and the MD5 of
-// its last MiB with its .sum sidecar. It reads at most one MiB of the image.
+// its last MiB with its .sum sidecar. It reads at most one MiB of the image. An image that
+// cannot be read, or lacks either sidecar, fails the check, saying why.
 func (c *Catalog) CheckIntegrity(ctx context.Context, id string) (Check, error) {
 	f, err := c.Find(ctx, id, Repository, Trash)
 	if err != nil {
 		return Check{}, err
 	}
-	dir := c.Dir(f.Place)
 	res := Check{Found: f}
+	res.Reason = c.integrityProblem(f)
+	res.Passed = res.Reason == ""
+	return res, nil
+}
 
+func (c *Catalog) integrityProblem(f Found) string {
+	dir := c.Dir(f.Place)
 	want, err := sidecar.ReadSize(dir, f.File)
 	if err != nil {
-		res.Reason = fmt.Sprintf("no usable .size sidecar: %v", err)
-		return res, nil
+		return fmt.Sprintf("no usable .size sidecar: %v", err)
+	}
+	sum, err := sidecar.ReadMD5(dir, f.File, sidecar.Sum)
+	if err != nil {
+		return fmt.Sprintf("no usable .sum sidecar: %v", err)
 	}
 	file, err := os.Open(f.Path(c))
 	if err != nil {
-		return Check{}, fmt.Errorf("check %s: %w", f.File, err)
+		return fmt.Sprintf("cannot read the image: %v", err)
 	}
 	defer file.Close()
 	fi, err := file.Stat()
 	if err != nil {
-		return Check{}, fmt.Errorf("check %s: %w", f.File, err)
+		return fmt.Sprintf("cannot read the image: %v", err)
 	}
 	if fi.Size() != want {
-		res.Reason = fmt.Sprintf("size is %d bytes, .size says %d", fi.Size(), want)
-		return res, nil
+		return fmt.Sprintf("size is %d bytes, .size says %d", fi.Size(), want)
 	}
 	tail, err := TailMD5(file, fi.Size())
 	if err != nil {
-		return Check{}, fmt.Errorf("check %s: %w", f.File, err)
+		return fmt.Sprintf("cannot read the image: %v", err)
 	}
-	if tail != f.Sum {
-		res.Reason = fmt.Sprintf("MD5 of the last MiB is %s, .sum says %q", tail, f.Sum)
-		return res, nil
+	if tail != sum {
+		return fmt.Sprintf("MD5 of the last MiB is %s, .sum says %s", tail, sum)
 	}
-	res.Passed = true
-	return res, nil
+	return ""
 }
 
 // TailLength is how much of an image's end its .sum covers.

@@ -27,7 +27,13 @@ func (c *Catalog) MakeSidecars(ctx context.Context, name imagename.Name, announc
 		return sidecar.Hashes{}, fmt.Errorf("hash %s: %w", name, err)
 	}
 	// The open file outlives an unlink or a replacement; sidecars must describe the file
-	// that is in images/ now, so a vanished or swapped image gets none.
+	// that is in images/ now, so a vanished or swapped image gets none. The catalog lock
+	// keeps a move or delete from slipping in between this check and the writes.
+	unlock, err := c.lock(ctx)
+	if err != nil {
+		return sidecar.Hashes{}, err
+	}
+	defer unlock()
 	after, err := c.FindName(name, Repository)
 	if err != nil {
 		return sidecar.Hashes{}, fmt.Errorf("%s disappeared while it was hashed: %w", name, err)
