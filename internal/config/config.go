@@ -84,16 +84,24 @@ func parse(f *os.File, path string) (map[string]string, error) {
 	values := map[string]string{}
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
+		line := sc.Text()
+		if n == 1 {
+			line = strings.TrimPrefix(line, "\uFEFF") // a byte-order mark from a Windows editor
+		}
+		line = strings.TrimSpace(line)
 		if line == "" || line[0] == '#' {
 			continue
 		}
-		key, value, ok := strings.Cut(line, "=")
-		key = strings.TrimSpace(key)
-		if !ok || key == "" || strings.ContainsAny(key, " \t") {
+		line = strings.TrimSpace(strings.TrimPrefix(line, "export "))
+		key, raw, ok := strings.Cut(line, "=")
+		if !ok || !validKey(key) {
 			return nil, fmt.Errorf("configuration %s line %d: want KEY=VALUE", path, n)
 		}
-		values[key] = unquote(strings.TrimSpace(value))
+		value, err := shellValue(raw)
+		if err != nil {
+			return nil, fmt.Errorf("configuration %s line %d (%s): %w", path, n, key, err)
+		}
+		values[key] = value
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read configuration %s: %w", path, err)
@@ -101,12 +109,39 @@ func parse(f *os.File, path string) (map[string]string, error) {
 	return values, nil
 }
 
-// unquote tolerates a value wrapped in one pair of matching quotes, as a shell would.
-func unquote(v string) string {
-	if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
-		return v[1 : len(v)-1]
+func validKey(k string) bool {
+	if k == "" {
+		return false
 	}
-	return v
+	for i, r := range k {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// shellValue reads a value as a shell assignment would: one word, either unquoted or in
+// one pair of single or double quotes, optionally followed by blanks and a # comment.
+func shellValue(raw string) (string, error) {
+	var value, rest string
+	if raw != "" && (raw[0] == '"' || raw[0] == '\'') {
+		end := strings.IndexByte(raw[1:], raw[0])
+		if end < 0 {
+			return "", fmt.Errorf("unterminated %c quote", raw[0])
+		}
+		value, rest = raw[1:1+end], raw[2+end:]
+	} else {
+		i := strings.IndexAny(raw, " \t")
+		if i < 0 {
+			i = len(raw)
+		}
+		value, rest = raw[:i], raw[i:]
+	}
+	if rest = strings.TrimSpace(rest); rest != "" && rest[0] != '#' {
+		return "", fmt.Errorf("unexpected %q after the value (quote a value with blanks)", rest)
+	}
+	return value, nil
 }
 
 func (c Config) check() error {

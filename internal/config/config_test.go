@@ -13,6 +13,10 @@ func TestLoad(t *testing.T) {
 	}{
 		{"ok", "# repository\nIPlocal=10.1.2.3\nIPcore=core.example\nApiToken=0123456789abcdef\nOther=x\n", ""},
 		{"quoted", "IPlocal=\"10.1.2.3\"\nIPcore='10.1.2.4'\nApiToken=0123456789abcdef\n", ""},
+		{"comments", "\uFEFFIPlocal=10.1.2.3   # this repository\nexport IPcore=10.1.2.4\n" +
+			"ApiToken='0123456789abcdef' # the key\n", ""},
+		{"blank in value", "IPlocal=10.1.2.3\nIPcore=10.1.2.4\nApiToken=0123456789abcdef x\n", "after the value"},
+		{"open quote", "IPlocal=\"10.1.2.3\n", "unterminated"},
 		{"missing key", "IPlocal=10.1.2.3\nApiToken=0123456789abcdef\n", "IPcore is missing"},
 		{"bad ip", "IPlocal=ten\nIPcore=10.1.2.4\nApiToken=0123456789abcdef\n", "IPlocal \"ten\""},
 		{"bad host", "IPlocal=10.1.2.3\nIPcore=a b\nApiToken=0123456789abcdef\n", "IPcore"},

@@ -32,7 +32,9 @@ var extensions = map[Kind][]string{
 }
 
 // Name is a checked single path component: letters, digits, '_', '-' and '.', not starting
-// with a dot, ending in an extension of its Kind. The zero Name is not valid.
+// with a dot or a dash (so it can never pass for an option on a command line), ending in an
+// extension of its Kind. Images' extensions are lower case, as OpenGnsys writes them;
+// virtual disks' may be in either case. The zero Name is not valid.
 type Name struct {
 	s    string
 	kind Kind
@@ -46,8 +48,8 @@ func Parse(s string, k Kind) (Name, error) {
 	if len(s) > maxLen {
 		return Name{}, fmt.Errorf("%w: longer than %d bytes", ErrInvalid, maxLen)
 	}
-	if s[0] == '.' {
-		return Name{}, fmt.Errorf("%w: %q starts with a dot", ErrInvalid, s)
+	if s[0] == '.' || s[0] == '-' {
+		return Name{}, fmt.Errorf("%w: %q starts with %q", ErrInvalid, s, s[0])
 	}
 	for i := 0; i < len(s); i++ {
 		if !allowed(s[i]) {
@@ -81,9 +83,11 @@ func allowed(c byte) bool {
 }
 
 func extOf(s string, k Kind) string {
-	lower := strings.ToLower(s)
+	if k == Virtual {
+		s = strings.ToLower(s)
+	}
 	for _, e := range extensions[k] {
-		if strings.HasSuffix(lower, e) {
+		if strings.HasSuffix(s, e) {
 			return e
 		}
 	}
