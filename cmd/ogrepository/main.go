@@ -4,6 +4,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -41,7 +43,11 @@ func main() {
 	}
 	for _, c := range append(commands(), hidden...) {
 		if c.name == os.Args[1] {
-			if err := c.run(os.Args[2:]); err != nil {
+			err := c.run(os.Args[2:])
+			if errors.Is(err, flag.ErrHelp) {
+				return
+			}
+			if err != nil {
 				fmt.Fprintf(os.Stderr, "ogrepository %s: %v\n", c.name, err)
 				os.Exit(1)
 			}
@@ -72,6 +78,33 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'ogrepository COMMAND -h' for a command's flags.")
+}
+
+// parseInterleaved parses flags wherever they stand among the positional arguments, as
+// "torrentsum IMAGE --root DIR" reads naturally, and returns the positional ones.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// newFlagSet is a subcommand's flag set whose usage names its positional arguments.
+func newFlagSet(name, positional, summary string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: ogrepository %s [flags] %s\n\n%s\n\nflags:\n",
+			name, positional, summary)
+		fs.PrintDefaults()
+	}
+	return fs
 }
 
 // newLogger logs to stderr: under systemd that is the journal, which stamps the time itself.

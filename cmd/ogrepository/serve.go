@@ -85,7 +85,8 @@ type serveFlags struct {
 }
 
 func runServe(args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := newFlagSet("serve", "", "Serves the REST API. Under systemd the listener comes from "+
+		"socket activation; otherwise from --listen.")
 	var rf repoFlags
 	rf.register(fs)
 	var sf serveFlags
@@ -105,6 +106,9 @@ func runServe(args []string) error {
 		"exit after this long without requests (0: never); for socket activation")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	bus, err := systemd.ParseBus(sf.bus)
 	if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -13,16 +12,18 @@ import (
 )
 
 func runTorrentsum(args []string) error {
-	fs := flag.NewFlagSet("torrentsum", flag.ContinueOnError)
+	fs := newFlagSet("torrentsum", "IMAGE",
+		"Writes IMAGE.sum, .full.sum, .size and .torrent of ROOT/images/IMAGE in one read.")
 	var rf repoFlags
 	rf.register(fs)
-	if err := fs.Parse(args); err != nil {
+	args, err := parseInterleaved(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if len(args) != 1 {
 		return errors.New("want one image file name, e.g. Ubuntu24.img")
 	}
-	name, err := imagename.Parse(fs.Arg(0), imagename.Image)
+	name, err := imagename.Parse(args[0], imagename.Image)
 	if err != nil {
 		return err
 	}

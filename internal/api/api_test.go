@@ -478,3 +478,49 @@ func TestSymlinkLeavingTreeIsSkipped(t *testing.T) {
 		t.Errorf("fullsum %v, want %s", list[0]["fullsum"], inside)
 	}
 }
+
+func TestUnroutedAndAmbiguousRequests(t *testing.T) {
+	r := newRepo(t)
+	id := r.AddImage(t, "Keep.img", repotest.SampleImage(t, "lzop"))
+	before := snapshot(t, r.Tree)
+
+	rep := r.call(t, "PATCH", "/images", "")
+	if rep.status != 405 || rep.body["success"] != false {
+		t.Errorf("PATCH /images: %d %s", rep.status, rep.raw)
+	}
+	for _, p := range []string{"/nothing", "/images/../../../etc/passwd", "/images/x/../../status"} {
+		req, _ := http.NewRequest("GET", r.url+p, nil)
+		req.Header.Set("Authorization", r.Config.APIToken)
+		req.URL.Opaque = strings.TrimPrefix(r.url, "http:") + p // keep the dots unresolved
+		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 404 || !strings.Contains(string(body), `"success":false`) {
+			t.Errorf("GET %s: %d %s", p, resp.StatusCode, body)
+		}
+	}
+
+	rep = r.call(t, "DELETE", "/images/"+id+"?method=permanent&method=trash", "")
+	if rep.status != 400 || !strings.Contains(rep.body["error"].(string), "query.method") {
+		t.Errorf("repeated method: %d %s", rep.status, rep.raw)
+	}
+	req, _ := http.NewRequest("GET", r.url+"/images", nil)
+	req.Header.Add("Authorization", r.Config.APIToken)
+	req.Header.Add("Authorization", "other")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Errorf("two Authorization headers: %d", resp.StatusCode)
+	}
+	if after := snapshot(t, r.Tree); after != before {
+		t.Errorf("refused requests touched the tree")
+	}
+}

@@ -2,8 +2,11 @@ package api
 
 import (
 	"crypto/subtle"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,14 +49,13 @@ func New(d Deps) (http.Handler, huma.API) {
 	mux := http.NewServeMux()
 	api := humago.New(mux, newConfig(d.Version))
 	s := &server{Deps: d}
-	api.UseMiddleware(s.accessLog, s.authorize)
-	mux.HandleFunc("/", s.noRoute)
+	api.UseMiddleware(s.accessLog, s.authorize, refuseRepeatedQuery)
 	s.registerStatus(api)
 	s.registerImages(api)
 	s.registerJobs(api)
 	documentCallback(api)
 	documentErrorsAsBadRequest(api.OpenAPI())
-	return jsonByDefault(mux), api
+	return jsonByDefault(s.unrouted(mux)), api
 }
 
 // jsonByDefault reads a request body sent without a JSON content type (as `curl -d` sends
@@ -91,33 +93,95 @@ func newConfig(version string) huma.Config {
 // authorize refuses, with a 401, any operation call that does not carry the API key. The
 // comparison takes the same time whatever the key sent.
 func (s *server) authorize(ctx huma.Context, next func(huma.Context)) {
-	got := ctx.Header("Authorization")
-	if subtle.ConstantTimeCompare([]byte(got), []byte(s.Token)) != 1 {
-		msg := "missing or wrong API key in the Authorization header"
-		if got == "" {
-			msg = "missing API key: send it in the Authorization header"
+	var keys []string
+	ctx.EachHeader(func(name, value string) {
+		if strings.EqualFold(name, "Authorization") {
+			keys = append(keys, value)
 		}
-		s.writeErr(ctx, http.StatusUnauthorized, msg)
+	})
+	if len(keys) != 1 || subtle.ConstantTimeCompare([]byte(keys[0]), []byte(s.Token)) != 1 {
+		msg := "missing or wrong API key in the Authorization header"
+		switch {
+		case len(keys) == 0 || keys[0] == "":
+			msg = "missing API key: send it in the Authorization header"
+		case len(keys) > 1:
+			msg = "more than one Authorization header"
+		}
+		s.Log.Warn("refused a request without the API key", "method", ctx.Method(),
+			"path", ctx.URL().Path, "remote", ctx.RemoteAddr(), "reason", msg)
+		writeError(ctx, http.StatusUnauthorized, msg)
 		return
 	}
 	next(ctx)
 }
 
-func (s *server) writeErr(ctx huma.Context, status int, msg string) {
+func writeError(ctx huma.Context, status int, msg string) {
 	e := newError(status, msg)
 	ctx.SetHeader("Content-Type", "application/json")
 	ctx.SetStatus(status)
 	_ = jsonEncode(ctx.BodyWriter(), e)
 }
 
-// noRoute answers, in the API's error shape, a path that no route serves (including one
-// that the mux would clean, such as a ".." segment).
-func (s *server) noRoute(w http.ResponseWriter, r *http.Request) {
-	s.Log.Info("request", "method", r.Method, "path", r.URL.Path, "status", http.StatusNotFound,
-		"remote", r.RemoteAddr)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusNotFound)
-	_ = jsonEncode(w, newError(http.StatusNotFound, "no route "+r.Method+" "+r.URL.Path))
+// unrouted answers, in the API's error shape, what no route serves: an unknown path (404),
+// a known path with another method (405, with Allow), or a path the mux would redirect to
+// its clean form, such as one with a ".." segment (404: no route is reached by a redirect).
+func (s *server) unrouted(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" && isClean(r.URL.Path) {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		probe := &statusProbe{header: http.Header{}}
+		h.ServeHTTP(probe, r)
+		status := probe.status
+		if status != http.StatusMethodNotAllowed || !isClean(r.URL.Path) {
+			status = http.StatusNotFound
+		}
+		if allow := probe.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		s.Log.Info("request", "method", r.Method, "path", r.URL.Path, "status", status,
+			"remote", r.RemoteAddr)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = jsonEncode(w, newError(status, "no route "+r.Method+" "+r.URL.Path))
+	})
+}
+
+// isClean reports whether p has no "." or ".." segment and no doubled slash.
+func isClean(p string) bool {
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c == p
+}
+
+// statusProbe records what the mux's own fallback handler would answer, writing nothing.
+type statusProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *statusProbe) Header() http.Header { return p.header }
+
+func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
+
+func (p *statusProbe) WriteHeader(status int) { p.status = status }
+
+// refuseRepeatedQuery refuses a query parameter given twice, such as
+// ?method=permanent&method=trash: guessing which one was meant could destroy an image.
+func refuseRepeatedQuery(ctx huma.Context, next func(huma.Context)) {
+	u := ctx.URL()
+	for key, values := range u.Query() {
+		if len(values) > 1 {
+			writeError(ctx, http.StatusBadRequest, fmt.Sprintf(
+				"query.%s: given %d times; give it once", key, len(values)))
+			return
+		}
+	}
+	next(ctx)
 }
 
 // accessLog logs each call once, with its outcome; never its headers.
@@ -133,19 +197,29 @@ func (s *server) accessLog(ctx huma.Context, next func(huma.Context)) {
 var secured = []map[string][]string{{securityScheme: {}}}
 
 // documentErrorsAsBadRequest rewrites the 422 that huma documents for validation failures
-// into the 400 this API returns for them.
+// into the 400 this API returns for them, and documents the 413 and 415 that any route
+// taking a body can answer.
 func documentErrorsAsBadRequest(o *huma.OpenAPI) {
 	for _, item := range o.Paths {
 		for _, op := range []*huma.Operation{item.Get, item.Put, item.Post, item.Delete, item.Patch} {
 			if op == nil {
 				continue
 			}
-			if r, ok := op.Responses["422"]; ok {
-				delete(op.Responses, "422")
-				if _, ok := op.Responses["400"]; !ok {
-					r.Description = http.StatusText(http.StatusBadRequest)
-					op.Responses["400"] = r
-				}
+			r, ok := op.Responses["422"]
+			if !ok {
+				continue
+			}
+			delete(op.Responses, "422")
+			if _, ok := op.Responses["400"]; !ok {
+				r.Description = http.StatusText(http.StatusBadRequest)
+				op.Responses["400"] = r
+			}
+			if op.RequestBody == nil {
+				continue
+			}
+			for _, code := range []int{http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType} {
+				op.Responses[strconv.Itoa(code)] = &huma.Response{
+					Description: http.StatusText(code), Content: r.Content}
 			}
 		}
 	}
