@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opengnsys/ogrepository/internal/netnstest"
 	"github.com/opengnsys/ogrepository/internal/ogcore"
 	"github.com/opengnsys/ogrepository/internal/repotest"
 	"github.com/opengnsys/ogrepository/internal/systemdtest"
@@ -25,6 +26,7 @@ type ogCore struct {
 	srv    *httptest.Server
 	mu     sync.Mutex
 	events []ogcore.Event
+	down   bool // answer 503 to every callback
 }
 
 func newOgCore(t *testing.T) *ogCore {
@@ -36,7 +38,11 @@ func newOgCore(t *testing.T) *ogCore {
 		}
 		c.mu.Lock()
 		c.events = append(c.events, e)
+		down := c.down
 		c.mu.Unlock()
+		if down {
+			http.Error(w, "ogCore is down", http.StatusServiceUnavailable)
+		}
 	}))
 	t.Cleanup(c.srv.Close)
 	return c
@@ -48,20 +54,24 @@ func (c *ogCore) received() []ogcore.Event {
 	return append([]ogcore.Event(nil), c.events...)
 }
 
-// daemon is `ogrepository serve` run as a process against a private systemd manager.
+// daemon is `ogrepository serve` run as a process against a private systemd manager,
+// optionally inside a network namespace (then its loopback port is reached from inside it).
 type daemon struct {
-	t     *testing.T
-	tree  *repotest.Tree
-	mgr   *systemdtest.Manager
-	core  *ogCore
-	addr  string
-	cmd   *exec.Cmd
-	stder *bytes.Buffer
+	t      *testing.T
+	tree   *repotest.Tree
+	mgr    *systemdtest.Manager
+	core   *ogCore
+	addr   string
+	netns  string
+	client *http.Client
+	extra  []string // more serve flags
+	cmd    *exec.Cmd
+	stder  *bytes.Buffer
 }
 
 func startDaemon(t *testing.T, tree *repotest.Tree, mgr *systemdtest.Manager, core *ogCore) *daemon {
 	t.Helper()
-	d := &daemon{t: t, tree: tree, mgr: mgr, core: core, addr: freeAddr(t)}
+	d := &daemon{t: t, tree: tree, mgr: mgr, core: core, addr: freeAddr(t), client: http.DefaultClient}
 	d.start()
 	t.Cleanup(d.kill)
 	return d
@@ -71,9 +81,18 @@ func (d *daemon) start() {
 	d.t.Helper()
 	logDir := filepath.Join(d.tree.Log, "units")
 	os.MkdirAll(logDir, 0o755)
-	d.cmd = exec.Command(binary, "serve", "--root", d.tree.Root, "--listen", d.addr,
-		"--systemd", "user", "--ogcore-url", d.core.srv.URL+"/webhook", "--unit-log-dir", logDir)
-	d.cmd.Env = append(os.Environ(), d.mgr.Env()...)
+	args := append([]string{"serve", "--root", d.tree.Root, "--listen", d.addr,
+		"--systemd", "user", "--ogcore-url", d.core.srv.URL + "/webhook", "--unit-log-dir", logDir},
+		d.extra...)
+	if d.netns != "" {
+		d.cmd = netnstest.Command(context.Background(), d.netns, binary, args...)
+	} else {
+		d.cmd = exec.Command(binary, args...)
+	}
+	d.cmd.Env = os.Environ()
+	if d.mgr != nil {
+		d.cmd.Env = append(d.cmd.Env, d.mgr.Env()...)
+	}
 	d.stder = &bytes.Buffer{}
 	pr, pw := io.Pipe()
 	d.cmd.Stderr = io.MultiWriter(pw, d.stder)
@@ -96,7 +115,11 @@ func (d *daemon) call(method, path, body string) (int, map[string]any) {
 	req, _ := http.NewRequest(method, "http://"+d.addr+"/ogrepository/v1"+path, strings.NewReader(body))
 	req.Header.Set("Authorization", d.tree.Config.APIToken)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	client := d.client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		d.t.Fatal(err)
 	}
@@ -167,7 +190,7 @@ func TestTorrentsumJob(t *testing.T) {
 		t.Fatalf("job ended before it was seen running: %v", running)
 	}
 	unit := running["unit"].(string)
-	if unit != "ogrepository-torrentsum-Big.img.service" {
+	if unit != "ogrepository-torrentsum-Big.img-"+bigID+".service" {
 		t.Errorf("unit %s", unit)
 	}
 	show, err := mgr.Systemctl(context.Background(), "show", "-p", "ActiveState", "-p", "StatusText", unit)
@@ -332,5 +355,34 @@ func TestJobSurvivesDaemonRestart(t *testing.T) {
 	}
 	if ev := waitEvents(t, core, 1); len(ev) != 1 || !ev[0].Success || ev[0].JobID != id {
 		t.Fatalf("callbacks: %+v", ev)
+	}
+}
+
+// TestTorrentsumAgainWhileCallbackRetries: a job that has written its sidecars and only
+// retries its callback does not keep the image busy.
+func TestTorrentsumAgainWhileCallbackRetries(t *testing.T) {
+	mgr := systemdtest.ForTest(t, systemdtest.Options{})
+	tree := repotest.New(t)
+	core := newOgCore(t)
+	core.down = true
+	repotest.CopyFile(t, repotest.SampleImage(t, "lzop"), filepath.Join(tree.Images, "Again.img"))
+	d := startDaemon(t, tree, mgr, core)
+
+	_, first := d.call("POST", "/images/torrentsum", `{"image":"Again.img"}`)
+	job := d.waitJob(first["job_id"].(string), final)
+	if job["state"] != "succeeded" {
+		t.Fatalf("first job: %v", job)
+	}
+	waitEvents(t, core, 1) // ogCore refused it: the unit is now retrying
+	unit := job["unit"].(string)
+	if state := show(t, mgr, unit, "ActiveState"); state != "active" {
+		t.Fatalf("first job's unit is %s; the test needs it still retrying", state)
+	}
+	status, second := d.call("POST", "/images/torrentsum", `{"image":"Again.img"}`)
+	if status != 200 {
+		t.Fatalf("second torrentsum while the first only retries its callback: %d %v", status, second)
+	}
+	if job := d.waitJob(second["job_id"].(string), final); job["state"] != "succeeded" {
+		t.Fatalf("second job: %v", job)
 	}
 }

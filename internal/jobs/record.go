@@ -19,7 +19,7 @@ import (
 	"github.com/opengnsys/ogrepository/internal/ogcore"
 )
 
-// Kind is what a job does; it is also the middle of its unit's name.
+// Kind is what a job does; its unit is named ogrepository-KIND-IMAGE-ID.service.
 type Kind string
 
 // Kinds of job.

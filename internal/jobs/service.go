@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/opengnsys/ogrepository/internal/imagename"
@@ -30,16 +31,28 @@ type Service struct {
 	// journal.
 	UnitLogDir string
 	Log        *slog.Logger
+
+	mu sync.Mutex // one Start at a time, so two requests cannot both find an image free
 }
 
 // Start records a new job and starts its unit; it returns once the job process runs. A job
-// of the same kind already running for the image is ErrBusy, and nothing is started.
+// of the same kind still working on the image is ErrBusy, and nothing is started; one that
+// has done its work and is only telling ogCore is not in the way.
 func (s *Service) Start(ctx context.Context, kind Kind, image imagename.Name) (Record, error) {
-	unit, err := systemd.UnitName(string(kind), image.String())
+	id := NewID()
+	unit, err := systemd.UnitName(string(kind), image.String(), id)
 	if err != nil {
 		return Record{}, fmt.Errorf("name the unit for %s: %w", image, err)
 	}
-	r := Record{ID: NewID(), Kind: kind, Image: image.String(), Unit: unit, State: Starting,
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if other, err := s.working(ctx, kind, image); err != nil {
+		return Record{}, err
+	} else if other != "" {
+		return Record{}, fmt.Errorf("%w: a %s of %s is running already (job %s)", ErrBusy, kind,
+			image, other)
+	}
+	r := Record{ID: id, Kind: kind, Image: image.String(), Unit: unit, State: Starting,
 		Created: time.Now().UTC()}
 	if err := s.Store.Save(r); err != nil {
 		return Record{}, err
@@ -56,19 +69,41 @@ func (s *Service) Start(ctx context.Context, kind Kind, image imagename.Name) (R
 		t.StandardOutput = "append:" + filepath.Join(s.UnitLogDir, r.ID+".log")
 		t.StandardError = t.StandardOutput
 	}
-	err = s.Units.StartTransient(ctx, t)
-	if errors.Is(err, systemd.ErrUnitExists) {
-		os.Remove(filepath.Join(s.Store.Dir, r.ID+".json"))
-		return Record{}, fmt.Errorf("%w: a %s of %s is running already (unit %s)", ErrBusy, kind,
-			image, unit)
-	}
-	if err != nil {
+	if err := s.Units.StartTransient(ctx, t); err != nil {
 		r.State, r.Message = Failed, "could not start: "+err.Error()
 		s.saveQuietly(r)
 		return Record{}, fmt.Errorf("start %s of %s: %w", kind, image, err)
 	}
 	s.Log.Info("job started", "job", r.ID, "kind", string(kind), "image", image.String(), "unit", unit)
 	return r, nil
+}
+
+// working returns the ID of a job of this kind whose unit runs for image and whose record
+// has not ended, or "".
+func (s *Service) working(ctx context.Context, kind Kind, image imagename.Name) (string, error) {
+	prefix := systemd.Prefix + string(kind) + "-" + image.String() + "-"
+	units, err := s.Units.List(ctx, prefix+"*")
+	if err != nil {
+		return "", fmt.Errorf("list %s jobs: %w", kind, err)
+	}
+	for _, u := range units {
+		id := strings.TrimSuffix(strings.TrimPrefix(u.Name, prefix), ".service")
+		if CheckID(id) != nil || !active(u.ActiveState) {
+			continue // another image whose name merely starts with this one's
+		}
+		if r, err := s.Store.Load(id); err != nil || !r.State.Final() {
+			return id, nil
+		}
+	}
+	return "", nil
+}
+
+func active(state string) bool {
+	switch state {
+	case "active", "activating", "deactivating", "reloading":
+		return true
+	}
+	return false
 }
 
 func (s *Service) argv(r Record) []string {
@@ -91,8 +126,7 @@ func (s *Service) Get(ctx context.Context, id string) (Record, error) {
 		s.Log.Warn("could not read the job's unit", "job", id, "unit", r.Unit, "err", err)
 		return r, nil
 	}
-	switch u.ActiveState {
-	case "active", "activating", "deactivating", "reloading":
+	if active(u.ActiveState) {
 		r.Status = u.StatusText
 		return r, nil
 	}

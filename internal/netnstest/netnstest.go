@@ -93,7 +93,9 @@ func randomID() string {
 // Path is the namespace file of ns, for nsenter --net= and NetworkNamespacePath=.
 func Path(ns string) string { return "/run/netns/" + ns }
 
-// Command runs name inside namespace ns (with nsenter, which keeps /sys as it is).
+// Command runs name inside namespace ns (with nsenter, which keeps /sys as it is). No
+// parent-death signal is set: Linux sends it when the forking thread exits, and the
+// threads inNamespace uses do exit.
 func Command(ctx context.Context, ns, name string, args ...string) *exec.Cmd {
 	return exec.CommandContext(ctx, "nsenter", append([]string{"--net=" + Path(ns), "--", name}, args...)...)
 }
