@@ -24,7 +24,10 @@ import (
 	"github.com/opengnsys/ogrepository/internal/hoststatus"
 	"github.com/opengnsys/ogrepository/internal/jobs"
 	"github.com/opengnsys/ogrepository/internal/ogcore"
+	"github.com/opengnsys/ogrepository/internal/p2p"
 	"github.com/opengnsys/ogrepository/internal/systemd"
+	"github.com/opengnsys/ogrepository/internal/transmission"
+	"github.com/opengnsys/ogrepository/internal/wakeonlan"
 )
 
 // repoFlags are the flags every subcommand that touches the repository takes.
@@ -82,6 +85,7 @@ func (r *repoFlags) open() (repository, error) {
 type serveFlags struct {
 	listen, bus, ogcoreURL, unitLogDir, services, ogGitUnit string
 	idleExit                                                time.Duration
+	multicastTTL                                            int
 }
 
 func runServe(args []string) error {
@@ -102,6 +106,8 @@ func runServe(args []string) error {
 		"comma-separated services whose state GET /status reports")
 	fs.StringVar(&sf.ogGitUnit, "oggit-unit", hoststatus.DefaultOgGitUnit,
 		"unit whose presence means ogGit is installed")
+	fs.IntVar(&sf.multicastTTL, "multicast-ttl", transmission.DefaultTTL,
+		"time-to-live of UDPcast and UFTP multicast, 1 to 255; 1 keeps it on the LAN")
 	fs.DurationVar(&sf.idleExit, "idle-exit", 0,
 		"exit after this long without requests (0: never); for socket activation")
 	if err := fs.Parse(args); err != nil {
@@ -113,6 +119,9 @@ func runServe(args []string) error {
 	bus, err := systemd.ParseBus(sf.bus)
 	if err != nil {
 		return fmt.Errorf("--systemd: %w", err)
+	}
+	if sf.multicastTTL < 1 || sf.multicastTTL > 255 {
+		return fmt.Errorf("--multicast-ttl: %d not in 1..255", sf.multicastTTL)
 	}
 	repo, err := rf.open()
 	if err != nil {
@@ -183,7 +192,8 @@ func (sf serveFlags) deps(ctx context.Context, repo repository,
 	}
 	deps := api.Deps{Catalog: repo.catalog, Token: repo.cfg.APIToken, Log: repo.log,
 		Version: api.SpecVersion, Status: &hoststatus.Reporter{ImagesDir: repo.paths.Images,
-			Services: splitList(sf.services), OgGitUnit: sf.ogGitUnit}}
+			Services: splitList(sf.services), OgGitUnit: sf.ogGitUnit},
+		Wake: &wakeonlan.Sender{IPlocal: repo.cfg.IPlocal}}
 
 	units, err := systemd.Dial(ctx, bus)
 	if err != nil {
@@ -195,6 +205,10 @@ func (sf serveFlags) deps(ctx context.Context, repo repository,
 	deps.Jobs = &jobs.Service{Store: jobStore(repo.paths), Units: units, Binary: binary,
 		Root: repo.paths.Root, ConfigFile: repo.configFile, CallbackURL: callback,
 		UnitLogDir: sf.unitLogDir, Log: repo.log}
+	deps.Transmissions = &transmission.Service{Units: units, Catalog: repo.catalog,
+		IPlocal: repo.cfg.IPlocal, TTL: sf.multicastTTL, UnitLogDir: sf.unitLogDir, Log: repo.log}
+	deps.P2P = &p2p.Service{Units: units, Catalog: repo.catalog, IPlocal: repo.cfg.IPlocal,
+		Dir: filepath.Join(repo.paths.Etc, p2p.DirName), UnitLogDir: sf.unitLogDir, Log: repo.log}
 	return deps, units.Close, nil
 }
 

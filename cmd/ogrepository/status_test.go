@@ -67,12 +67,12 @@ func TestStatus(t *testing.T) {
 	if out, err := mgr.Systemctl(ctx, "stop", "ogr-dummy.service"); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	run := exec.Command("systemd-run", "--user", "--unit", "ogrepository-udpcast-test.img", "/bin/sleep", "300")
+	run := exec.Command("systemd-run", "--user", "--unit", "ogrepository-udpcast-9000-test.img", "/bin/sleep", "300")
 	run.Env = append(os.Environ(), mgr.Env()...)
 	if out, err := run.CombinedOutput(); err != nil {
 		t.Fatalf("systemd-run: %v\n%s", err, out)
 	}
-	t.Cleanup(func() { mgr.Systemctl(ctx, "stop", "ogrepository-udpcast-test.img.service") })
+	t.Cleanup(func() { mgr.Systemctl(ctx, "stop", "ogrepository-udpcast-9000-test.img.service") })
 
 	_, rep = d.call("GET", "/status", "")
 	if s := rep["services"].(map[string]any)["ogr-dummy"]; s != "inactive" {

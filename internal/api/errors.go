@@ -12,6 +12,9 @@ import (
 	"github.com/opengnsys/ogrepository/internal/catalog"
 	"github.com/opengnsys/ogrepository/internal/imagename"
 	"github.com/opengnsys/ogrepository/internal/jobs"
+	"github.com/opengnsys/ogrepository/internal/p2p"
+	"github.com/opengnsys/ogrepository/internal/transmission"
+	"github.com/opengnsys/ogrepository/internal/wakeonlan"
 )
 
 // Error is every error body: {"success": false, "error": "..."} as ogCore expects, with
@@ -69,11 +72,18 @@ func failure(log *slog.Logger, what string, err error) error {
 		errors.Is(err, catalog.ErrInvalid),
 		errors.Is(err, imagename.ErrInvalid),
 		errors.Is(err, imagename.ErrOutside),
-		errors.Is(err, jobs.ErrInvalidID):
+		errors.Is(err, jobs.ErrInvalidID),
+		errors.Is(err, p2p.ErrNoTorrent),
+		errors.Is(err, p2p.ErrBadTorrent),
+		errors.Is(err, p2p.ErrNotSeeding),
+		errors.Is(err, wakeonlan.ErrInvalid),
+		errors.Is(err, transmission.ErrInvalid),
+		errors.Is(err, transmission.ErrNotRunning):
 		return newError(http.StatusBadRequest, err.Error())
 	case errors.Is(err, jobs.ErrNotFound):
 		return newError(http.StatusNotFound, err.Error())
-	case errors.Is(err, catalog.ErrConflict), errors.Is(err, jobs.ErrBusy):
+	case errors.Is(err, catalog.ErrConflict), errors.Is(err, jobs.ErrBusy),
+		errors.Is(err, transmission.ErrBusy):
 		return newError(http.StatusConflict, err.Error())
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return newError(http.StatusServiceUnavailable, what+": request cancelled")

@@ -16,6 +16,9 @@ import (
 	"github.com/opengnsys/ogrepository/internal/catalog"
 	"github.com/opengnsys/ogrepository/internal/hoststatus"
 	"github.com/opengnsys/ogrepository/internal/jobs"
+	"github.com/opengnsys/ogrepository/internal/p2p"
+	"github.com/opengnsys/ogrepository/internal/transmission"
+	"github.com/opengnsys/ogrepository/internal/wakeonlan"
 )
 
 // Prefix is the base path of every route.
@@ -30,8 +33,16 @@ type Deps struct {
 	// Jobs starts and reports asynchronous jobs; nil when systemd is not reachable, and the
 	// asynchronous routes then answer 503.
 	Jobs *jobs.Service
+	// Transmissions starts, lists and stops UDPcast and UFTP senders; nil when systemd is not
+	// reachable, and those routes then answer 503.
+	Transmissions *transmission.Service
+	// P2P shares images over BitTorrent (tracker and seeders); nil when systemd is not
+	// reachable, and the P2P routes then answer 503.
+	P2P *p2p.Service
 	// Status gathers GET /status.
 	Status *hoststatus.Reporter
+	// Wake sends Wake-on-LAN packets.
+	Wake *wakeonlan.Sender
 	// Token is the API key; requests must carry it verbatim in Authorization.
 	Token string
 	Log   *slog.Logger
@@ -53,6 +64,9 @@ func New(d Deps) (http.Handler, huma.API) {
 	s.registerStatus(api)
 	s.registerImages(api)
 	s.registerJobs(api)
+	s.registerP2P(api)
+	s.registerWake(api)
+	s.registerTransmissions(api)
 	documentCallback(api)
 	documentErrorsAsBadRequest(api.OpenAPI())
 	return jsonByDefault(s.unrouted(mux)), api

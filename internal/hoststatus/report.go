@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/opengnsys/ogrepository/internal/p2p"
 	"github.com/opengnsys/ogrepository/internal/systemd"
+	"github.com/opengnsys/ogrepository/internal/transmission"
 )
 
 // DefaultServices are the services whose state GET /status reports unless configured.
@@ -17,10 +19,10 @@ const DefaultOgGitUnit = "oggit.service"
 // Transmission processes, by the name GET /status shows, and the pattern of the units that
 // run them.
 var processUnits = []struct{ name, pattern string }{
-	{"udp-sender", systemd.Prefix + "udpcast-*"},
-	{"uftp", systemd.Prefix + "uftp-*"},
-	{"tracker", systemd.Prefix + "tracker*"},
-	{"seeder", systemd.Prefix + "seeder-*"},
+	{"udp-sender", transmission.UDPcast.Pattern()},
+	{"uftp", transmission.UFTP.Pattern()},
+	{"tracker", p2p.TrackerUnit},
+	{"seeder", p2p.SeederPattern},
 }
 
 // Report is the body of GET /status.
