@@ -366,6 +366,11 @@ func TestP2PToCtorrent(t *testing.T) {
 	h.seederDies("Big.img", big)
 
 	h.post(small) // seeding again, for DELETE /p2p to stop
+	for _, method := range []string{"trash", "permanent"} {
+		if status, body := h.d.call("DELETE", "/images/"+small+"?method="+method, ""); status != 409 {
+			t.Errorf("DELETE ?method=%s of an image being seeded: %d %v", method, status, body)
+		}
+	}
 	status, body := h.d.call("DELETE", "/p2p", "")
 	if status != 200 {
 		t.Fatalf("DELETE /p2p: %d %v", status, body)
@@ -501,6 +506,9 @@ func (h *p2pHosts) seederDies(image, id string) {
 	}
 	if units := h.active(); slices.Contains(units, unit+"=failed") {
 		h.t.Errorf("failed seeder not reset: %v", units)
+	}
+	if wl := h.whitelist(); strings.Contains(wl, h.infoHash(image)) {
+		h.t.Errorf("a dead seeder's info-hash stays on the whitelist:\n%s", wl)
 	}
 	if status, body := h.d.call("DELETE", "/p2p/images/"+id, ""); status != 400 {
 		h.t.Errorf("DELETE of a dead seeder: %d %v", status, body)

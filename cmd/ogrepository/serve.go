@@ -209,7 +209,38 @@ func (sf serveFlags) deps(ctx context.Context, repo repository,
 		IPlocal: repo.cfg.IPlocal, TTL: sf.multicastTTL, UnitLogDir: sf.unitLogDir, Log: repo.log}
 	deps.P2P = &p2p.Service{Units: units, Catalog: repo.catalog, IPlocal: repo.cfg.IPlocal,
 		Dir: filepath.Join(repo.paths.Etc, p2p.DirName), UnitLogDir: sf.unitLogDir, Log: repo.log}
+	repo.catalog.SetInUse(func(ctx context.Context, id string) ([]string, error) {
+		return sendersOf(ctx, deps.Transmissions, deps.P2P, id)
+	})
 	return deps, units.Close, nil
+}
+
+// sendersOf names the running units that send the image id: UDPcast and UFTP senders and
+// its seeder.
+func sendersOf(ctx context.Context, tr *transmission.Service, seeding *p2p.Service,
+	id string) ([]string, error) {
+	var units []string
+	for _, kind := range []transmission.Kind{transmission.UDPcast, transmission.UFTP} {
+		running, _, err := tr.List(ctx, kind)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range running {
+			if t.ImageID == id {
+				units = append(units, t.Unit)
+			}
+		}
+	}
+	st, err := seeding.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, sd := range st.Seeders {
+		if sd.ImageID == id {
+			units = append(units, sd.Unit)
+		}
+	}
+	return units, nil
 }
 
 func splitList(s string) []string {

@@ -45,7 +45,16 @@ type Catalog struct {
 	paths  config.Paths
 	log    *slog.Logger
 	warned sync.Map // messages already logged, so each scan does not repeat them
+	inUse  InUse
 }
+
+// InUse names what is reading the image with this ID right now (transmissions, seeders),
+// so that the catalog does not move or remove it under them.
+type InUse func(ctx context.Context, id string) ([]string, error)
+
+// SetInUse installs the check that MoveToTrash and Delete make first. Call it before the
+// catalog serves requests.
+func (c *Catalog) SetInUse(f InUse) { c.inUse = f }
 
 // Open checks the directory tree (images/, images_trash/ and etc/ exist, and images/ and
 // images_trash/ share a filesystem so that trashing is a rename) and returns its Catalog.

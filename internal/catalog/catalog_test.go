@@ -144,3 +144,24 @@ func TestFindName(t *testing.T) {
 		t.Errorf("FindName through an escaping link: %v, want invalid", err)
 	}
 }
+
+func TestImageInUseIsNotMoved(t *testing.T) {
+	tree := repotest.New(t)
+	id := tree.AddImage(t, "Sent.img", repotest.SampleImage(t, "lzop"))
+	tree.Catalog.SetInUse(func(_ context.Context, got string) ([]string, error) {
+		if got == id {
+			return []string{"ogrepository-seeder-Sent.img.service"}, nil
+		}
+		return nil, nil
+	})
+	ctx := context.Background()
+	if _, err := tree.Catalog.MoveToTrash(ctx, id); !errors.Is(err, catalog.ErrConflict) {
+		t.Errorf("trash of an image being sent: %v", err)
+	}
+	if _, err := tree.Catalog.Delete(ctx, id); !errors.Is(err, catalog.ErrConflict) {
+		t.Errorf("delete of an image being sent: %v", err)
+	}
+	if !exists(filepath.Join(tree.Images, "Sent.img")) {
+		t.Error("the image was touched")
+	}
+}

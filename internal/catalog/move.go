@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -22,6 +23,9 @@ import (
 // A same-named image already in the trash is a conflict: nothing is overwritten.
 func (c *Catalog) MoveToTrash(ctx context.Context, id string) (Found, error) {
 	return c.mutate(ctx, id, Repository, func(f Found) error {
+		if err := c.checkUnused(ctx, f); err != nil {
+			return err
+		}
 		return c.move(f.File, Repository, Trash)
 	})
 }
@@ -37,7 +41,28 @@ func (c *Catalog) Recover(ctx context.Context, id string) (Found, error) {
 
 // Delete removes the repository image with this ID and every sidecar, for good.
 func (c *Catalog) Delete(ctx context.Context, id string) (Found, error) {
-	return c.mutate(ctx, id, Repository, func(f Found) error { return c.remove(f.File, Repository) })
+	return c.mutate(ctx, id, Repository, func(f Found) error {
+		if err := c.checkUnused(ctx, f); err != nil {
+			return err
+		}
+		return c.remove(f.File, Repository)
+	})
+}
+
+// checkUnused refuses, as a conflict, to move or remove an image that is being sent.
+func (c *Catalog) checkUnused(ctx context.Context, f Found) error {
+	if c.inUse == nil {
+		return nil
+	}
+	users, err := c.inUse(ctx, f.FullSum)
+	if err != nil {
+		return fmt.Errorf("check whether %s is being sent: %w", f.File, err)
+	}
+	if len(users) > 0 {
+		return fmt.Errorf("%w: %s is being sent by %s; stop that first", ErrConflict, f.File,
+			strings.Join(users, ", "))
+	}
+	return nil
 }
 
 // Purge removes the trashed image with this ID and every sidecar, for good.

@@ -350,6 +350,13 @@ func (s *Service) status(ctx context.Context) (Status, error) {
 			st.Failed = append(st.Failed, sd)
 		}
 	}
+	// A dead seeder's info-hash leaves the whitelist with it: the tracker serves only
+	// what is being seeded.
+	if len(st.Failed) > 0 && running(st.Tracker) {
+		if err := s.share(ctx, st, hashesOf(st.Seeders)); err != nil {
+			s.Log.Warn("could not drop failed seeders from the whitelist", "err", err)
+		}
+	}
 	return st, nil
 }
 
@@ -386,14 +393,24 @@ func (s *Service) share(ctx context.Context, st Status, hashes []string) error {
 // reloadTracker has opentracker reread its whitelist, which it does on SIGHUP.
 //
 // The signal goes to the unit's main process as systemd reports it; the systemd package
-// has no call to signal a unit.
+// has no call to signal a unit. It is sent twice, rereadGap apart: in a test run one
+// reread left a listed info-hash refused (the cause is not known), and rereading the same
+// file again costs nothing.
 func (s *Service) reloadTracker(pid uint32) error {
 	s.Log.Debug("tracker: reread whitelist", "pid", pid)
-	if err := unix.Kill(int(pid), unix.SIGHUP); err != nil {
-		return fmt.Errorf("have the tracker (pid %d) reread its whitelist: %w", pid, err)
+	for i := range 2 {
+		if i > 0 {
+			time.Sleep(rereadGap)
+		}
+		if err := unix.Kill(int(pid), unix.SIGHUP); err != nil {
+			return fmt.Errorf("have the tracker (pid %d) reread its whitelist: %w", pid, err)
+		}
 	}
 	return nil
 }
+
+// rereadGap separates the two rereads of the whitelist.
+const rereadGap = 300 * time.Millisecond
 
 // startTracker starts the tracker and waits until it answers HTTP: by then it has read its
 // whitelist and handles SIGHUP, and the seeders' first announce finds it.
