@@ -97,7 +97,8 @@ func documentCallback(api huma.API) {
 			Summary:     "An asynchronous job ended (sent to ogCore)",
 			Description: "The repository POSTs this to ogCore's webhook (by default https://IPcore:8443" +
 				ogcore.DefaultPath + "; serve --ogcore-url overrides it) when a job ends, " +
-				"retrying with back-off until ogCore answers 2xx. A failed callback never undoes the job.",
+				"retrying with back-off until ogCore answers 2xx: 6 tries over about a minute. " +
+				"A failed callback never undoes the job; the job's record says how it went.",
 			Tags: []string{"jobs"},
 			RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
 				"application/json": {Schema: schema},

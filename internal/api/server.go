@@ -72,12 +72,13 @@ func New(d Deps) (http.Handler, huma.API) {
 	return jsonByDefault(s.unrouted(mux)), api
 }
 
-// jsonByDefault reads a request body sent without a JSON content type (as `curl -d` sends
-// it) as JSON, since JSON is the only body any route takes.
+// jsonByDefault reads every request body as JSON, whatever content type it was sent with
+// (`curl -d` says form-urlencoded), since JSON is the only body any route takes: a body
+// that is not JSON is then a 400 like any other bad body, not a 415.
 func jsonByDefault(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ct := r.Header.Get("Content-Type")
-		if ct == "" || strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+		if !strings.HasPrefix(ct, "application/json") {
 			r.Header.Set("Content-Type", "application/json")
 		}
 		next.ServeHTTP(w, r)
@@ -138,7 +139,7 @@ func writeError(ctx huma.Context, status int, msg string) {
 
 // unrouted answers, in the API's error shape, what no route serves: an unknown path (404),
 // a known path with another method (405, with Allow), or a path the mux would redirect to
-// its clean form, such as one with a ".." segment (404: no route is reached by a redirect).
+// its clean form, such as one with a ".." segment (400: no route is reached by a redirect).
 func (s *server) unrouted(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, pattern := mux.Handler(r)
@@ -148,8 +149,13 @@ func (s *server) unrouted(mux *http.ServeMux) http.Handler {
 		}
 		probe := &statusProbe{header: http.Header{}}
 		h.ServeHTTP(probe, r)
-		status := probe.status
-		if status != http.StatusMethodNotAllowed || !isClean(r.URL.Path) {
+		status, msg := probe.status, "no route "+r.Method+" "+r.URL.Path
+		switch {
+		case !isClean(r.URL.Path):
+			// Most often an ID or name with a "/" or ".." in it: a bad ID, so a 400.
+			status, msg = http.StatusBadRequest, "path "+r.URL.Path+` has an empty, "." or ".."`+
+				` segment: an ID (ID_img, job_id) may not contain "/"`
+		case status != http.StatusMethodNotAllowed:
 			status = http.StatusNotFound
 		}
 		if allow := probe.header.Get("Allow"); allow != "" {
@@ -159,7 +165,7 @@ func (s *server) unrouted(mux *http.ServeMux) http.Handler {
 			"remote", r.RemoteAddr)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
-		_ = jsonEncode(w, newError(status, "no route "+r.Method+" "+r.URL.Path))
+		_ = jsonEncode(w, newError(status, msg))
 	})
 }
 
@@ -211,8 +217,8 @@ func (s *server) accessLog(ctx huma.Context, next func(huma.Context)) {
 var secured = []map[string][]string{{securityScheme: {}}}
 
 // documentErrorsAsBadRequest rewrites the 422 that huma documents for validation failures
-// into the 400 this API returns for them, and documents the 413 and 415 that any route
-// taking a body can answer.
+// into the 400 this API returns for them, and documents the 413 that any route taking a
+// body can answer.
 func documentErrorsAsBadRequest(o *huma.OpenAPI) {
 	for _, item := range o.Paths {
 		for _, op := range []*huma.Operation{item.Get, item.Put, item.Post, item.Delete, item.Patch} {
@@ -231,7 +237,7 @@ func documentErrorsAsBadRequest(o *huma.OpenAPI) {
 			if op.RequestBody == nil {
 				continue
 			}
-			for _, code := range []int{http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType} {
+			for _, code := range []int{http.StatusRequestEntityTooLarge} {
 				op.Responses[strconv.Itoa(code)] = &huma.Response{
 					Description: http.StatusText(code), Content: r.Content}
 			}

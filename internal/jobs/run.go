@@ -64,11 +64,12 @@ func Run(ctx context.Context, store Store, id string, kind Kind, image string,
 		log.Info("job succeeded", "job", id, "message", out.Message)
 	}
 	r.Status = ""
+	p.mu.Unlock()
+	status(fmt.Sprintf("%s of %s: %s; telling ogCore", kind, image, r.State))
+	r.Callback = &ogcore.Result{Pending: true}
 	if err := store.Save(r); err != nil {
 		log.Error("could not record the job's end", "job", id, "err", err)
 	}
-	p.mu.Unlock()
-	status(fmt.Sprintf("%s of %s: %s; telling ogCore", kind, image, r.State))
 
 	// ogCore must hear of a cancelled job too, but a stopping unit may not linger: once ctx
 	// ends, the callback has stopGrace left.

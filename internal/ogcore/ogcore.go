@@ -52,6 +52,7 @@ type Notifier struct {
 
 // Result says how a callback went, for the job's record.
 type Result struct {
+	Pending   bool   `json:"pending,omitempty" doc:"Still being tried"`
 	Delivered bool   `json:"delivered" doc:"ogCore answered 2xx"`
 	Attempts  int    `json:"attempts" doc:"How many POSTs were made"`
 	LastError string `json:"last_error,omitempty" doc:"Why the last attempt failed"`
