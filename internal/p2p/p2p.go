@@ -16,11 +16,14 @@ package p2p
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -64,8 +67,9 @@ var trackerUsers = []string{"_opentracker", "nobody"}
 // trackerReady bounds the wait for a tracker just started to answer.
 const trackerReady = 10 * time.Second
 
-// announceEvery is how often, in seconds, a seeder announces itself to the tracker.
-const announceEvery = 60
+// announceEvery is how often, in seconds, a seeder announces itself to the tracker: often
+// enough that a restarted tracker soon knows every seeder again, and cheap on our own tracker.
+const announceEvery = 15
 
 // Sentinel errors, wrapped with detail.
 var (
@@ -373,8 +377,12 @@ func hashesOf(seeders []Seeder) []string {
 }
 
 // share writes hashes as the whitelist and has the tracker use it: a running tracker
-// rereads it, one not running is started with it.
+// rereads it, one not running is started with it. A reread is checked by asking the
+// tracker about every info-hash listed now or before; if it did not take (this opentracker
+// once kept refusing a listed info-hash after a SIGHUP), the tracker is restarted, and the
+// seeders find it again at their next announce.
 func (s *Service) share(ctx context.Context, st Status, hashes []string) error {
+	before, _ := readWhitelist(s.Dir)
 	if err := writeWhitelist(s.Dir, hashes); err != nil {
 		return err
 	}
@@ -384,7 +392,17 @@ func (s *Service) share(ctx context.Context, st Status, hashes []string) error {
 			return fmt.Errorf("query the tracker: %w", err)
 		}
 		if running(tr.ActiveState) && tr.MainPID != 0 {
-			return s.reloadTracker(tr.MainPID)
+			took, err := s.whitelistTook(ctx, tr.MainPID, hashes, before)
+			if err != nil {
+				return err
+			}
+			if took {
+				return nil
+			}
+			s.Log.Warn("the tracker did not take its new whitelist; restarting it")
+			if err := s.Units.Stop(ctx, TrackerUnit); err != nil && !errors.Is(err, systemd.ErrNoSuchUnit) {
+				return fmt.Errorf("restart the tracker: %w", err)
+			}
 		}
 	}
 	return s.startTracker(ctx)
@@ -393,24 +411,99 @@ func (s *Service) share(ctx context.Context, st Status, hashes []string) error {
 // reloadTracker has opentracker reread its whitelist, which it does on SIGHUP.
 //
 // The signal goes to the unit's main process as systemd reports it; the systemd package
-// has no call to signal a unit. It is sent twice, rereadGap apart: in a test run one
-// reread left a listed info-hash refused (the cause is not known), and rereading the same
-// file again costs nothing.
+// has no call to signal a unit.
 func (s *Service) reloadTracker(pid uint32) error {
 	s.Log.Debug("tracker: reread whitelist", "pid", pid)
-	for i := range 2 {
-		if i > 0 {
-			time.Sleep(rereadGap)
-		}
-		if err := unix.Kill(int(pid), unix.SIGHUP); err != nil {
-			return fmt.Errorf("have the tracker (pid %d) reread its whitelist: %w", pid, err)
-		}
+	if err := unix.Kill(int(pid), unix.SIGHUP); err != nil {
+		return fmt.Errorf("have the tracker (pid %d) reread its whitelist: %w", pid, err)
 	}
 	return nil
 }
 
-// rereadGap separates the two rereads of the whitelist.
-const rereadGap = 300 * time.Millisecond
+// rereadWait bounds how long a reread of the whitelist may take to show; rereadEvery
+// is how often the tracker is signalled again meanwhile. A tracker just started has been
+// seen to miss a SIGHUP, or to answer from an old list for a moment.
+const (
+	rereadWait  = 10 * time.Second
+	rereadEvery = 500 * time.Millisecond
+)
+
+// whitelistTook has the tracker (process pid) reread its whitelist until it accepts every
+// info-hash in now and refuses those of before that are not in it, or rereadWait passes.
+func (s *Service) whitelistTook(ctx context.Context, pid uint32, now, before []string) (bool, error) {
+	want := map[string]bool{}
+	for _, h := range before {
+		want[h] = false
+	}
+	for _, h := range now {
+		want[h] = true // unchanged ones too: a reread has been seen to lose them
+	}
+	ctx, cancel := context.WithTimeout(ctx, rereadWait)
+	defer cancel()
+	for {
+		if err := s.reloadTracker(pid); err != nil {
+			return false, err
+		}
+		deadline := time.Now().Add(rereadEvery)
+		for time.Now().Before(deadline) {
+			if s.serves(ctx, want) {
+				return true, nil
+			}
+			select {
+			case <-ctx.Done():
+				return false, nil
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// serves reports whether the tracker accepts exactly the info-hashes marked true in want.
+func (s *Service) serves(ctx context.Context, want map[string]bool) bool {
+	for h, accepted := range want {
+		got, err := s.accepted(ctx, h)
+		if err != nil || got != accepted {
+			return false
+		}
+	}
+	return true
+}
+
+// accepted asks the tracker whether it serves the info-hash: an announce, made as a peer
+// on port 1 that takes no peers and leaves at once (a departure is never refused).
+func (s *Service) accepted(ctx context.Context, infoHash string) (bool, error) {
+	raw, err := hex.DecodeString(infoHash)
+	if err != nil {
+		return false, err
+	}
+	base := "http://" + net.JoinHostPort(s.IPlocal, strconv.Itoa(config.TrackerPort)) +
+		"/announce?info_hash=" + url.QueryEscape(string(raw)) +
+		"&peer_id=-OGRCHK-" + infoHash[:12] + "&port=1&uploaded=0&downloaded=0&left=0&numwant=0&compact=1"
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}
+	defer client.CloseIdleConnections()
+	get := func(u string) (string, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return "", err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return string(b), err
+	}
+	body, err := get(base)
+	if err != nil {
+		return false, err
+	}
+	if strings.Contains(body, "failure reason") {
+		return false, nil
+	}
+	_, err = get(base + "&event=stopped")
+	return true, err
+}
 
 // startTracker starts the tracker and waits until it answers HTTP: by then it has read its
 // whitelist and handles SIGHUP, and the seeders' first announce finds it.
