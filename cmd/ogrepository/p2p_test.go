@@ -299,6 +299,12 @@ func TestP2PBadRequestsStartNothing(t *testing.T) {
 // restarts the daemon, stops one image by its own DELETE (its info-hash then refused by the
 // tracker) while the other still downloads, reports a seeder that died, and stops all.
 func TestP2PToCtorrent(t *testing.T) {
+	// TODO: opentracker here sometimes refuses, for a whole run, the info-hashes its
+	// whitelist lists (cause not found; issue 4 stays open for it). Until that is fixed this
+	// test runs only when asked for, so that it cannot fail CI at random: make test-p2p.
+	if os.Getenv("OGREPOSITORY_P2P_E2E") != "1" {
+		t.Skip("known intermittent tracker fault; run with make test-p2p (OGREPOSITORY_P2P_E2E=1)")
+	}
 	h := newP2PHosts(t)
 	small := h.randomImage("Small.img", 4<<20+12345) // pieces of 4 MiB, the last one short
 	big := h.randomImage("Big.img", 128<<20)
