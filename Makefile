@@ -5,7 +5,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -X main.version=$(VERSION)
 TESTFLAGS ?= -count=1 -timeout 20m
 
-.PHONY: build run test test-p2p lint openapi bench deps clean
+.PHONY: build run test lint openapi bench deps clean
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ogrepository
@@ -18,10 +18,6 @@ run: deps build
 
 test: deps lint
 	$(GO) test $(TESTFLAGS) ./...
-
-# The P2P end-to-end test, left out of make test while its tracker fault is open.
-test-p2p: deps
-	OGREPOSITORY_P2P_E2E=1 $(GO) test $(TESTFLAGS) -run TestP2PToCtorrent -v ./cmd/ogrepository
 
 lint:
 	@unformatted=$$(gofmt -l cmd internal bench); \

@@ -23,7 +23,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -377,14 +376,22 @@ func hashesOf(seeders []Seeder) []string {
 }
 
 // share writes hashes as the whitelist and has the tracker use it: a running tracker
-// rereads it, one not running is started with it. A reread is checked by asking the
-// tracker about every info-hash listed now or before; if it did not take (this opentracker
-// once kept refusing a listed info-hash after a SIGHUP), the tracker is restarted, and the
-// seeders find it again at their next announce.
+// rereads it, one not running is started with it. opentracker reads its list in a thread
+// of its own, after the signal or after it starts answering, so share then asks the
+// tracker about every info-hash listed now or before until its answers match the list.
+// A running tracker that does not take its list within rereadWait is restarted; one just
+// started that does not is an error.
 func (s *Service) share(ctx context.Context, st Status, hashes []string) error {
 	before, _ := readWhitelist(s.Dir)
 	if err := writeWhitelist(s.Dir, hashes); err != nil {
 		return err
+	}
+	want := map[string]bool{}
+	for _, h := range before {
+		want[h] = false
+	}
+	for _, h := range hashes {
+		want[h] = true
 	}
 	if running(st.Tracker) {
 		tr, err := s.Units.Unit(ctx, TrackerUnit)
@@ -392,20 +399,27 @@ func (s *Service) share(ctx context.Context, st Status, hashes []string) error {
 			return fmt.Errorf("query the tracker: %w", err)
 		}
 		if running(tr.ActiveState) && tr.MainPID != 0 {
-			took, err := s.whitelistTook(ctx, tr.MainPID, hashes, before)
-			if err != nil {
+			if err := s.reloadTracker(tr.MainPID); err != nil {
 				return err
 			}
-			if took {
+			if s.servesWithin(ctx, want) {
 				return nil
 			}
-			s.Log.Warn("the tracker did not take its new whitelist; restarting it")
+			s.Log.Warn("the tracker did not take its new whitelist; restarting it",
+				"pid", tr.MainPID, "whitelist", filepath.Join(s.Dir, WhitelistFile))
 			if err := s.Units.Stop(ctx, TrackerUnit); err != nil && !errors.Is(err, systemd.ErrNoSuchUnit) {
 				return fmt.Errorf("restart the tracker: %w", err)
 			}
 		}
 	}
-	return s.startTracker(ctx)
+	if err := s.startTracker(ctx); err != nil {
+		return err
+	}
+	if !s.servesWithin(ctx, want) {
+		return fmt.Errorf("the tracker started but does not serve the info-hashes of its "+
+			"whitelist %s after %v", filepath.Join(s.Dir, WhitelistFile), rereadWait)
+	}
+	return nil
 }
 
 // reloadTracker has opentracker reread its whitelist, which it does on SIGHUP.
@@ -420,40 +434,23 @@ func (s *Service) reloadTracker(pid uint32) error {
 	return nil
 }
 
-// rereadWait bounds how long a reread of the whitelist may take to show; rereadEvery
-// is how often the tracker is signalled again meanwhile. A tracker just started has been
-// seen to miss a SIGHUP, or to answer from an old list for a moment.
-const (
-	rereadWait  = 10 * time.Second
-	rereadEvery = 500 * time.Millisecond
-)
+// rereadWait bounds how long the tracker may take to answer from a whitelist it was
+// given; it reads a list of a few hashes in well under a millisecond.
+const rereadWait = 10 * time.Second
 
-// whitelistTook has the tracker (process pid) reread its whitelist until it accepts every
-// info-hash in now and refuses those of before that are not in it, or rereadWait passes.
-func (s *Service) whitelistTook(ctx context.Context, pid uint32, now, before []string) (bool, error) {
-	want := map[string]bool{}
-	for _, h := range before {
-		want[h] = false
-	}
-	for _, h := range now {
-		want[h] = true // unchanged ones too: a reread has been seen to lose them
-	}
+// servesWithin asks the tracker until it serves what want says (see serves), or
+// rereadWait passes.
+func (s *Service) servesWithin(ctx context.Context, want map[string]bool) bool {
 	ctx, cancel := context.WithTimeout(ctx, rereadWait)
 	defer cancel()
 	for {
-		if err := s.reloadTracker(pid); err != nil {
-			return false, err
+		if s.serves(ctx, want) {
+			return true
 		}
-		deadline := time.Now().Add(rereadEvery)
-		for time.Now().Before(deadline) {
-			if s.serves(ctx, want) {
-				return true, nil
-			}
-			select {
-			case <-ctx.Done():
-				return false, nil
-			case <-time.After(50 * time.Millisecond):
-			}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }
@@ -469,15 +466,20 @@ func (s *Service) serves(ctx context.Context, want map[string]bool) bool {
 	return true
 }
 
-// accepted asks the tracker whether it serves the info-hash: an announce, made as a peer
-// on port 1 that takes no peers and leaves at once (a departure is never refused).
+// accepted asks our tracker whether it serves the info-hash.
 func (s *Service) accepted(ctx context.Context, infoHash string) (bool, error) {
+	return trackerAccepts(ctx, s.trackerAddr(), infoHash)
+}
+
+// trackerAccepts asks the tracker at addr (host:port) whether it serves the info-hash: an
+// announce, made as a peer on port 1 that takes no peers and leaves at once (a departure
+// is never refused).
+func trackerAccepts(ctx context.Context, addr, infoHash string) (bool, error) {
 	raw, err := hex.DecodeString(infoHash)
 	if err != nil {
 		return false, err
 	}
-	base := "http://" + net.JoinHostPort(s.IPlocal, strconv.Itoa(config.TrackerPort)) +
-		"/announce?info_hash=" + url.QueryEscape(string(raw)) +
+	base := "http://" + addr + "/announce?info_hash=" + escapeBytes(raw) +
 		"&peer_id=-OGRCHK-" + infoHash[:12] + "&port=1&uploaded=0&downloaded=0&left=0&numwant=0&compact=1"
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}
 	defer client.CloseIdleConnections()
@@ -503,6 +505,22 @@ func (s *Service) accepted(ctx context.Context, infoHash string) (bool, error) {
 	}
 	_, err = get(base + "&event=stopped")
 	return true, err
+}
+
+// escapeBytes percent-encodes every byte of b, as BitTorrent clients send an info-hash.
+// Not url.QueryEscape: that writes a 0x20 byte as "+", which opentracker reads as a "+"
+// (0x2b), so one info-hash in thirteen would be asked about as another and refused.
+func escapeBytes(b []byte) string {
+	const hexDigits = "0123456789ABCDEF"
+	out := make([]byte, 0, 3*len(b))
+	for _, c := range b {
+		out = append(out, '%', hexDigits[c>>4], hexDigits[c&0xf])
+	}
+	return string(out)
+}
+
+func (s *Service) trackerAddr() string {
+	return net.JoinHostPort(s.IPlocal, strconv.Itoa(config.TrackerPort))
 }
 
 // startTracker starts the tracker and waits until it answers HTTP: by then it has read its
@@ -539,7 +557,7 @@ func (s *Service) waitTracker(ctx context.Context) error {
 	// No proxy from the environment: the question is for the tracker itself.
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}
 	defer client.CloseIdleConnections()
-	url := "http://" + net.JoinHostPort(s.IPlocal, strconv.Itoa(config.TrackerPort)) + "/"
+	url := "http://" + s.trackerAddr() + "/"
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
