@@ -1,12 +1,16 @@
 package main_test
 
 import (
+	"context"
 	"crypto/rand"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/opengnsys/ogrepository/internal/netnstest"
 	"github.com/opengnsys/ogrepository/internal/repotest"
@@ -75,4 +79,27 @@ func (h *testHosts) randomImage(name string, size int64) string {
 	id := h.tree.AddImage(h.t, name, src)
 	os.Remove(src)
 	return id
+}
+
+// checkReadOnly fails the test unless unit, which must be running, has the file system
+// read-only to it and the rest of systemd.ReadOnly.
+func (h *testHosts) checkReadOnly(unit string) {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := h.mgr.Systemctl(ctx, "show", "-p",
+		"ActiveState,ProtectSystem,ProtectHome,PrivateDevices,NoNewPrivileges", unit)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		got[k] = v
+	}
+	want := map[string]string{"ActiveState": "active", "ProtectSystem": "strict",
+		"ProtectHome": "read-only", "PrivateDevices": "yes", "NoNewPrivileges": "yes"}
+	if !maps.Equal(got, want) {
+		h.t.Errorf("%s runs with %v, want %v", unit, got, want)
+	}
 }

@@ -386,6 +386,8 @@ func TestP2PToCtorrent(t *testing.T) {
 		t.Errorf("GET /status while seeding: processes %v", rep["processes"])
 	}
 	h.socketsOnIPlocal()
+	h.checkReadOnly(p2p.TrackerUnit)
+	h.checkReadOnly("ogrepository-seeder-Small.img.service")
 
 	sum, took := h.download("Small.img")
 	if sum != small {

@@ -131,6 +131,7 @@ func TestUDPcastToReceiver(t *testing.T) {
 		!strings.Contains(argv, "--max-bitrate 1000m") || !strings.Contains(argv, "--ttl 1 ") {
 		t.Errorf("unit's command: %v %s", err, argv)
 	}
+	h.checkReadOnly("ogrepository-udpcast-9000-Cast.img.service")
 
 	ctx, cancel := context.WithTimeout(context.Background(), castTimeout)
 	defer cancel()

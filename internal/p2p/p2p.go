@@ -32,8 +32,6 @@ import (
 	"sync"
 	"time"
 
-	sddbus "github.com/coreos/go-systemd/v22/dbus"
-	godbus "github.com/godbus/dbus/v5"
 	"golang.org/x/sys/unix"
 
 	"github.com/opengnsys/ogrepository/internal/catalog"
@@ -538,7 +536,7 @@ func (s *Service) startTracker(ctx context.Context) error {
 		Argv: []string{bin, "-i", s.IPlocal, "-p", port, "-P", port, "-d", s.Dir,
 			"-u", trackerUser(), "-w", "/" + WhitelistFile},
 		Type:       "exec",
-		Properties: hardening(),
+		Properties: systemd.ReadOnly(),
 	}
 	s.logTo(&t, "tracker.log")
 	if err := s.Units.StartTransient(ctx, t); err != nil {
@@ -590,7 +588,7 @@ func (s *Service) seederUnit(sd Seeder, imagesDir, torrentPath string) systemd.T
 		Argv: s.seederArgv(imagesDir, torrentPath),
 		Type: "exec",
 		// Read-only everywhere: a seeder never writes, least of all into an image.
-		Properties: hardening(),
+		Properties: systemd.ReadOnly(),
 	}
 	s.logTo(&t, "seeder-"+sd.Image+".log")
 	return t
@@ -628,14 +626,6 @@ func (s *Service) seederArgv(imagesDir, torrentPath string) []string {
 		"--console-log-level=notice", "--summary-interval=0", "--show-console-readout=false",
 		"--enable-color=false",
 		torrentPath,
-	}
-}
-
-// hardening are the properties of the tracker and seeder units: they write nothing.
-func hardening() []sddbus.Property {
-	return []sddbus.Property{
-		{Name: "ProtectSystem", Value: godbus.MakeVariant("strict")},
-		{Name: "NoNewPrivileges", Value: godbus.MakeVariant(true)},
 	}
 }
 

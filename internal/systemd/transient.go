@@ -48,6 +48,20 @@ type Transient struct {
 	Properties []sddbus.Property
 }
 
+// ReadOnly are the properties of a unit whose program only reads files and sends on the
+// network, such as a sender or a seeder: the whole file system is read-only to it
+// (ProtectSystem=strict, ProtectHome=read-only), it sees only the pseudo-devices
+// (PrivateDevices) and it can gain no privileges (NoNewPrivileges). Its StandardOutput
+// and StandardError files are still written: the manager opens them.
+func ReadOnly() []sddbus.Property {
+	return []sddbus.Property{
+		{Name: "ProtectSystem", Value: godbus.MakeVariant("strict")},
+		{Name: "ProtectHome", Value: godbus.MakeVariant("read-only")},
+		{Name: "PrivateDevices", Value: godbus.MakeVariant(true)},
+		{Name: "NoNewPrivileges", Value: godbus.MakeVariant(true)},
+	}
+}
+
 // serviceTypes are the Type values a Transient may have.
 var serviceTypes = map[string]bool{"exec": true, "simple": true, "notify": true, "oneshot": true}
 

@@ -186,7 +186,9 @@ func (s *Service) start(ctx context.Context, kind Kind, id string, port int,
 	if err != nil {
 		return Transmission{}, fmt.Errorf("name the %s unit of %s: %w", kind.label(), image, err)
 	}
-	t := systemd.Transient{Name: unit, Description: desc(image), Argv: args, Type: "exec"}
+	// A sender reads the image and writes nothing.
+	t := systemd.Transient{Name: unit, Description: desc(image), Argv: args, Type: "exec",
+		Properties: systemd.ReadOnly()}
 	if s.UnitLogDir != "" {
 		t.StandardOutput = "append:" + filepath.Join(s.UnitLogDir, unit+".log")
 		t.StandardError = t.StandardOutput
