@@ -476,6 +476,84 @@ func TestUDPcastThroughput(t *testing.T) {
 		mib/mu.Seconds(), mh, mib/mh.Seconds(), mh.Seconds()/mu.Seconds())
 }
 
+// TestUFTPThroughput sends the same image by multicast UFTP to a real uftpd, via the unit
+// and by uftp started by hand with the same argv, alternating, and logs the ratio of the
+// medians. Each figure is a whole session, from the start (the POST, or the process) until
+// the sender has gone (the listing empty, or the process exited): both include uftp's
+// announce and completion rounds, and the unit's includes the 50 ms polling of the listing.
+func TestUFTPThroughput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("throughput figures are not needed in -short runs")
+	}
+	h := newCastHosts(t)
+	const size = 128 << 20
+	id := h.randomImage("Bench.img", size)
+	dir := t.TempDir()
+	h.uftpd(1050, "239.194.77.3", dir)
+	received := filepath.Join(dir, "Bench.img")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*castTimeout)
+	defer cancel()
+
+	u, err := transmission.ParseUFTP(transmission.UFTPFields{ID: id, Port: "1050",
+		IP: "239.194.77.3", Bitrate: "1G"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, _ := exec.LookPath("uftp")
+	argv := u.Argv(prog, filepath.Join(h.tree.Images, "Bench.img"),
+		transmission.Interface{Name: h.p.SenderIf, Addr: netip.MustParseAddr(netnstest.SenderIP)},
+		transmission.DefaultTTL)
+	body := fmt.Sprintf(`{"ID_img":%q,"port":1050,"ip":"239.194.77.3","bitrate":"1G"}`, id)
+
+	mib := float64(size) / (1 << 20)
+	check := func(how string) {
+		if got := fileMD5(t, received); got != id {
+			t.Fatalf("%s: received MD5 %s, want %s", how, got, id)
+		}
+		os.Remove(received)
+	}
+	unitOnce := func() time.Duration {
+		start := time.Now()
+		if status, rep := h.d.call("POST", "/uftp", body); status != 200 {
+			t.Fatalf("POST /uftp: %d %v", status, rep)
+		}
+		h.waitNone("/uftp")
+		took := time.Since(start)
+		check("unit")
+		return took
+	}
+	byHandOnce := func() time.Duration {
+		sender := netnstest.Command(ctx, h.p.Sender, argv[0], argv[1:]...)
+		var senderOut strings.Builder
+		sender.Stdout, sender.Stderr = &senderOut, &senderOut
+		start := time.Now()
+		if err := sender.Run(); err != nil {
+			t.Fatalf("uftp by hand: %v\n%s", err, senderOut.String())
+		}
+		took := time.Since(start)
+		check("by hand")
+		return took
+	}
+
+	var viaUnit, byHand []time.Duration
+	for round := 1; round <= 4; round++ {
+		var took, took2 time.Duration
+		if round%2 == 1 {
+			took, took2 = unitOnce(), byHandOnce()
+		} else {
+			took2 = byHandOnce()
+			took = unitOnce()
+		}
+		viaUnit, byHand = append(viaUnit, took), append(byHand, took2)
+		t.Logf("round %d: unit %.1f MiB/s, by hand %.1f MiB/s", round, mib/took.Seconds(),
+			mib/took2.Seconds())
+	}
+	mu, mh := median(viaUnit), median(byHand)
+	t.Logf("UFTP of %.0f MiB at -R 1000000 (Kbps) over the veth: median session %v via the "+
+		"unit (%.1f MiB/s), %v by hand (%.1f MiB/s); ratio unit/by hand %.3f", mib, mu,
+		mib/mu.Seconds(), mh, mib/mh.Seconds(), mh.Seconds()/mu.Seconds())
+}
+
 func median(d []time.Duration) time.Duration {
 	s := append([]time.Duration(nil), d...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
