@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -206,6 +207,47 @@ func TestUDPcastCancelAndRestart(t *testing.T) {
 	}
 }
 
+// TestUDPcastRacesTrash sends POST /udpcast and a trash of the same image at the same
+// moment, again and again: exactly one may win. A sender left running on an image in the
+// trash, or a trash refused with no sender, is a failure.
+func TestUDPcastRacesTrash(t *testing.T) {
+	h := newCastHosts(t)
+	id := h.randomImage("Race.img", 1<<20)
+	var cast, trashed int
+	for round := 1; round <= 12; round++ {
+		var wg sync.WaitGroup
+		var castStatus, trashStatus int
+		var castRep, trashRep map[string]any
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			castStatus, castRep = h.d.call("POST", "/udpcast", udpcastBody(id, 9040, 1))
+		}()
+		go func() {
+			defer wg.Done()
+			trashStatus, trashRep = h.d.call("DELETE", "/images/"+id+"?method=trash", "")
+		}()
+		wg.Wait()
+		switch {
+		case castStatus == 200 && trashStatus == 409:
+			cast++
+			if status, rep := h.d.call("DELETE", "/udpcast/images/"+id, ""); status != 200 {
+				t.Fatalf("round %d: cancel: %d %v", round, status, rep)
+			}
+			h.waitNone("/udpcast")
+		case trashStatus == 200 && castStatus == 400:
+			trashed++
+			if status, rep := h.d.call("POST", "/trash/images", `{"ID_img":"`+id+`"}`); status != 200 {
+				t.Fatalf("round %d: recover: %d %v", round, status, rep)
+			}
+		default:
+			t.Fatalf("round %d: POST /udpcast %d %v, trash %d %v; units:\n%s", round,
+				castStatus, castRep, trashStatus, trashRep, h.units())
+		}
+	}
+	t.Logf("12 rounds: the sender won %d, the trash %d", cast, trashed)
+}
+
 // TestUDPcastFailedSender kills a waiting sender: the listing reports how it ended, once,
 // and the failed unit is cleaned up.
 func TestUDPcastFailedSender(t *testing.T) {
@@ -358,6 +400,9 @@ func TestTransmissionsRefuseBadRequests(t *testing.T) {
 		{"ID_img", `"../../x"`}, {"ID_img", ""}, {"port", `"80"`}, {"port", `70000`},
 		{"port", `"x"`}, {"port", ""}, {"ip", `"255.255.255.255"`}, {"ip", `"10.77.0.255"`},
 		{"ip", `"127.0.0.1"`}, {"ip", `"0.0.0.0"`}, {"ip", `"10.77.0.1"`}, {"ip", `"host"`},
+		// Unicast off IPlocal's subnet would follow the routing table, not IPlocal's
+		// interface; and a subnet's network address is no client.
+		{"ip", `"192.0.2.2"`}, {"ip", `"169.254.1.1"`}, {"ip", `"10.77.1.2"`}, {"ip", `"10.77.0.0"`},
 		{"ip", ""}, {"bitrate", `"fast"`}, {"bitrate", `"0K"`}, {"bitrate", ""},
 	}
 	for _, c := range uftp {

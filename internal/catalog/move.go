@@ -70,6 +70,26 @@ func (c *Catalog) Purge(ctx context.Context, id string) (Found, error) {
 	return c.mutate(ctx, id, Trash, func(f Found) error { return c.remove(f.File, Trash) })
 }
 
+// Use finds the image with this ID in place p and runs use on it under the catalog lock,
+// so that the image cannot be moved or removed in between: a transmission starts its unit
+// inside use, and MoveToTrash and Delete, which take the same lock, then find it running.
+// use must not call back into the catalog's locking methods.
+func (c *Catalog) Use(ctx context.Context, id string, p Place, use func(Found) error) (Found, error) {
+	if _, err := ParseID(id); err != nil {
+		return Found{}, err
+	}
+	unlock, err := c.lock(ctx)
+	if err != nil {
+		return Found{}, err
+	}
+	defer unlock()
+	f, err := c.Find(ctx, id, p)
+	if err != nil {
+		return Found{}, err
+	}
+	return f, use(f)
+}
+
 // mutate finds the image under the catalog lock, applies op, and rewrites both indexes.
 func (c *Catalog) mutate(ctx context.Context, id string, p Place, op func(Found) error) (Found, error) {
 	if _, err := ParseID(id); err != nil {

@@ -124,10 +124,18 @@ type Status struct {
 // Seed makes sure the tracker runs and starts a seeder of the repository image id, if none
 // runs yet; it returns the seeder, and whether it was running already.
 func (s *Service) Seed(ctx context.Context, id string) (Seeder, bool, error) {
-	f, err := s.Catalog.Find(ctx, id, catalog.Repository)
-	if err != nil {
-		return Seeder{}, false, err
-	}
+	// Under the catalog lock: the image cannot go to the trash while its seeder starts.
+	var sd Seeder
+	var already bool
+	_, err := s.Catalog.Use(ctx, id, catalog.Repository, func(f catalog.Found) error {
+		var err error
+		sd, already, err = s.seed(ctx, f)
+		return err
+	})
+	return sd, already, err
+}
+
+func (s *Service) seed(ctx context.Context, f catalog.Found) (Seeder, bool, error) {
 	dir := s.Catalog.Dir(catalog.Repository)
 	torrentPath := f.File.Sidecar(dir, ".torrent")
 	t, err := s.checkTorrent(f, torrentPath)

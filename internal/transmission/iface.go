@@ -16,6 +16,8 @@ type Interface struct {
 	Name string
 	// Addr is IPlocal; Broadcast is its subnet's broadcast address.
 	Addr, Broadcast netip.Addr
+	// Prefix is IPlocal's subnet: the hosts this interface reaches with no router.
+	Prefix netip.Prefix
 }
 
 // InterfaceFor finds the interface holding local in this process's network namespace,
@@ -47,7 +49,13 @@ func InterfaceFor(local string) (Interface, error) {
 				return Interface{}, fmt.Errorf("%w: %s holds %s but is down", ErrNoInterface,
 					ifc.Name, local)
 			}
-			return Interface{Name: ifc.Name, Addr: want, Broadcast: broadcast(ipnet)}, nil
+			ones, _ := ipnet.Mask.Size()
+			prefix, err := want.Unmap().Prefix(ones)
+			if err != nil {
+				return Interface{}, fmt.Errorf("subnet of %s on %s: %w", local, ifc.Name, err)
+			}
+			return Interface{Name: ifc.Name, Addr: want, Broadcast: broadcast(ipnet),
+				Prefix: prefix}, nil
 		}
 	}
 	return Interface{}, fmt.Errorf("%w: none of this host's interfaces has %s (IPlocal in "+
@@ -65,4 +73,20 @@ func broadcast(n *net.IPNet) netip.Addr {
 		b[i] = ip4[i] | ^mask[i]
 	}
 	return netip.AddrFrom4(b)
+}
+
+// IsLocal reports whether a is an address of one of this host's interfaces.
+func IsLocal(a netip.Addr) (bool, error) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false, fmt.Errorf("list this host's addresses: %w", err)
+	}
+	for _, ad := range addrs {
+		if ipnet, ok := ad.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(ipnet.IP); ok && ip.Unmap() == a.Unmap() {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }

@@ -152,8 +152,24 @@ func (s *Service) StartUFTP(ctx context.Context, u UFTPRequest) (Transmission, e
 				return nil, fieldErr("ip", "%s is the broadcast address of %s: want a "+
 					"multicast group or one client's address", u.Dest, ifc.Name)
 			}
-			if u.Dest == ifc.Addr {
-				return nil, fieldErr("ip", "%s is this repository's own address", u.Dest)
+			if u.Dest.IsMulticast() {
+				return u.Argv(prog, image, ifc, s.ttl()), nil
+			}
+			// uftp picks the interface only for multicast: a unicast session goes where
+			// the routing table says, so it must be for a host on IPlocal's own subnet.
+			if !ifc.Prefix.Contains(u.Dest) {
+				return nil, fieldErr("ip", "%s is not on %s, the subnet of IPlocal (%s): a "+
+					"unicast client must be reached with no router", u.Dest, ifc.Prefix, ifc.Name)
+			}
+			if u.Dest == ifc.Prefix.Masked().Addr() {
+				return nil, fieldErr("ip", "%s is the network address of %s", u.Dest, ifc.Prefix)
+			}
+			local, err := IsLocal(u.Dest)
+			if err != nil {
+				return nil, err
+			}
+			if local {
+				return nil, fieldErr("ip", "%s is an address of this host", u.Dest)
 			}
 			return u.Argv(prog, image, ifc, s.ttl()), nil
 		})
@@ -162,10 +178,19 @@ func (s *Service) StartUFTP(ctx context.Context, u UFTPRequest) (Transmission, e
 func (s *Service) start(ctx context.Context, kind Kind, id string, port int,
 	desc func(image string) string,
 	argv func(prog, image string, ifc Interface) ([]string, error)) (Transmission, error) {
-	found, err := s.Catalog.Find(ctx, id, catalog.Repository)
-	if err != nil {
-		return Transmission{}, err
-	}
+	// Under the catalog lock: the image cannot go to the trash while its sender starts.
+	var tr Transmission
+	_, err := s.Catalog.Use(ctx, id, catalog.Repository, func(found catalog.Found) error {
+		var err error
+		tr, err = s.startFound(ctx, kind, found, port, desc, argv)
+		return err
+	})
+	return tr, err
+}
+
+func (s *Service) startFound(ctx context.Context, kind Kind, found catalog.Found, port int,
+	desc func(image string) string,
+	argv func(prog, image string, ifc Interface) ([]string, error)) (Transmission, error) {
 	ifc, err := InterfaceFor(s.IPlocal)
 	if err != nil {
 		return Transmission{}, err

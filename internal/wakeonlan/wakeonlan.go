@@ -65,9 +65,20 @@ func ParseBroadcast(s string) (netip.Addr, error) {
 	if err != nil || !a.Is4() {
 		return netip.Addr{}, fmt.Errorf("%w: broadcast_ip: %q is not an IPv4 address", ErrInvalid, s)
 	}
-	if a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() || a.IsLinkLocalUnicast() {
-		return netip.Addr{}, fmt.Errorf("%w: broadcast_ip: %s cannot be a broadcast address",
-			ErrInvalid, a)
+	var why string
+	switch {
+	case a.IsUnspecified():
+		why = "is the unspecified address"
+	case a.IsLoopback():
+		why = "is a loopback address: a magic packet there reaches no PC"
+	case a.IsMulticast():
+		why = "is a multicast group"
+	case a.IsLinkLocalUnicast():
+		why = "is a link-local address"
+	}
+	if why != "" {
+		return netip.Addr{}, fmt.Errorf("%w: broadcast_ip: %s %s; want 255.255.255.255 or a "+
+			"subnet's broadcast address", ErrInvalid, a, why)
 	}
 	return a, nil
 }
