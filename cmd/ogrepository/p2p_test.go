@@ -578,3 +578,75 @@ func (h *p2pHosts) seederDies(image, id string) {
 		h.t.Errorf("DELETE of a dead seeder: %d %v", status, body)
 	}
 }
+
+// TestP2PStoppedFromOutside stops a seeder and then the tracker with a plain SIGTERM, as
+// an administrator's kill would: systemd counts both as clean exits, so no failed unit is
+// left to report. GET /p2p must still notice: the seeder's info-hash is reported once and
+// leaves the whitelist, and the tracker is started again for the seeder still running.
+func TestP2PStoppedFromOutside(t *testing.T) {
+	h := newP2PHosts(t)
+	gone := h.randomImage("Gone.img", 1<<20)
+	kept := h.randomImage("Kept.img", 1<<20)
+	h.post(gone)
+	h.post(kept)
+	goneHash, keptHash := h.infoHash("Gone.img"), h.infoHash("Kept.img")
+
+	h.terminate("ogrepository-seeder-Gone.img.service")
+	status, body := h.d.call("GET", "/p2p", "")
+	vanished, _ := body["vanished"].([]any)
+	seeders, _ := body["seeders"].([]any)
+	if status != 200 || len(vanished) != 1 || vanished[0] != goneHash || len(seeders) != 1 {
+		t.Errorf("GET /p2p after a SIGTERM to a seeder: %d %v", status, body)
+	}
+	if _, body := h.d.call("GET", "/p2p", ""); body["vanished"] != nil {
+		t.Errorf("GET /p2p reports the vanished seeder twice: %v", body)
+	}
+	if wl := h.whitelist(); strings.Contains(wl, goneHash) || !strings.Contains(wl, keptHash) {
+		t.Errorf("whitelist after a seeder was stopped from outside:\n%s", wl)
+	}
+	h.waitRefused(goneHash)
+	if status, body := h.d.call("DELETE", "/p2p/images/"+gone, ""); status != 400 {
+		t.Errorf("DELETE of a seeder stopped from outside: %d %v", status, body)
+	}
+
+	old := h.trackerPID()
+	h.terminate(p2p.TrackerUnit)
+	status, body = h.d.call("GET", "/p2p", "")
+	if pid, _ := body["tracker_pid"].(float64); status != 200 || body["tracker"] != "active" ||
+		pid == 0 || uint32(pid) == old {
+		t.Errorf("GET /p2p after a SIGTERM to the tracker (pid %d): %d %v", old, status, body)
+	}
+	if got := h.tracker("announce", keptHash); strings.Contains(got, "failure reason") {
+		t.Errorf("the restarted tracker refuses Kept.img, still seeding: %s", got)
+	}
+	h.checkReadOnly(p2p.TrackerUnit)
+	if status, body := h.d.call("DELETE", "/p2p", ""); status != 200 {
+		t.Errorf("DELETE /p2p: %d %v", status, body)
+	}
+}
+
+// terminate sends SIGTERM to the unit's main process and waits until the unit has
+// stopped (clean exits leave it inactive, and systemd then forgets it).
+func (h *p2pHosts) terminate(unit string) {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	u, err := h.units.Unit(ctx, unit)
+	if err != nil || u.MainPID == 0 {
+		h.t.Fatalf("%s: %+v %v", unit, u, err)
+	}
+	// The process is this test's: its private manager started it.
+	if err := unix.Kill(int(u.MainPID), unix.SIGTERM); err != nil {
+		h.t.Fatalf("SIGTERM %s (pid %d): %v", unit, u.MainPID, err)
+	}
+	for running := true; running; {
+		time.Sleep(20 * time.Millisecond)
+		if u, err = h.units.Unit(ctx, unit); err != nil {
+			h.t.Fatal(err)
+		}
+		running = u.ActiveState == "active" || u.ActiveState == "deactivating"
+	}
+	if u.ActiveState == "failed" {
+		h.t.Fatalf("%s failed on SIGTERM (%s): this test wants a clean exit", unit, u.Result)
+	}
+}

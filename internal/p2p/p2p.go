@@ -119,6 +119,9 @@ type Status struct {
 	Seeders    []Seeder `json:"seeders" doc:"Seeders running"`
 	// Failed seeders are reported once, and reset so systemd forgets them.
 	Failed []Seeder `json:"failed,omitempty" doc:"Seeders found failed, reported once: their units are reset"`
+	// Vanished are info-hashes on the whitelist whose seeder had gone without failing,
+	// stopped from outside this daemon; reported once, as they leave the whitelist.
+	Vanished []string `json:"vanished,omitempty" doc:"Info-hashes whose seeder was stopped outside this daemon (without failing), reported once as they leave the whitelist"`
 }
 
 // Seed makes sure the tracker runs and starts a seeder of the repository image id, if none
@@ -359,14 +362,68 @@ func (s *Service) status(ctx context.Context) (Status, error) {
 			st.Failed = append(st.Failed, sd)
 		}
 	}
-	// A dead seeder's info-hash leaves the whitelist with it: the tracker serves only
-	// what is being seeded.
-	if len(st.Failed) > 0 && running(st.Tracker) {
-		if err := s.share(ctx, st, hashesOf(st.Seeders)); err != nil {
-			s.Log.Warn("could not drop failed seeders from the whitelist", "err", err)
+	s.reconcile(ctx, &st)
+	return st, nil
+}
+
+// reconcile puts the tracker back in step with the seeders that run, whatever stopped
+// what behind this daemon's back: the info-hash of a seeder that failed, or that ended
+// cleanly (a SIGTERM from outside leaves no failed unit to report), leaves the whitelist,
+// and a tracker that stopped while seeders run is started again. What it finds and does
+// is logged and reported in st; a failure to fix it is logged, and the next call tries
+// again.
+func (s *Service) reconcile(ctx context.Context, st *Status) {
+	listed, err := readWhitelist(s.Dir)
+	if err != nil {
+		s.Log.Warn("cannot read the tracker's whitelist", "err", err)
+		return
+	}
+	seeded := map[string]bool{}
+	for _, sd := range st.Seeders {
+		seeded[sd.InfoHash] = true
+	}
+	failed := map[string]bool{}
+	for _, sd := range st.Failed {
+		failed[sd.InfoHash] = true
+	}
+	stale := false
+	for _, h := range listed {
+		if !seeded[h] {
+			stale = true
+			if !failed[h] {
+				st.Vanished = append(st.Vanished, h)
+			}
 		}
 	}
-	return st, nil
+	trackerDown := !running(st.Tracker) && len(st.Seeders) > 0
+	if !stale && !trackerDown {
+		return
+	}
+	if len(st.Vanished) > 0 {
+		s.Log.Warn("seeders stopped without this daemon stopping them: their info-hashes "+
+			"leave the whitelist", "info_hashes", strings.Join(st.Vanished, ","))
+	}
+	if trackerDown {
+		s.Log.Warn("the tracker is not running while seeders are: starting it",
+			"tracker", st.Tracker, "seeders", len(st.Seeders))
+	}
+	if !running(st.Tracker) && len(st.Seeders) == 0 {
+		// Nothing to serve: the list is cleaned, and no tracker is started for it.
+		if err := writeWhitelist(s.Dir, nil); err != nil {
+			s.Log.Warn("could not clean the tracker's whitelist", "err", err)
+		}
+		return
+	}
+	if err := s.share(ctx, *st, hashesOf(st.Seeders)); err != nil {
+		s.Log.Warn("could not put the tracker in step with the seeders", "err", err)
+		return
+	}
+	if tr, err := s.Units.Unit(ctx, TrackerUnit); err == nil {
+		st.Tracker = tr.ActiveState
+		if running(tr.ActiveState) {
+			st.TrackerPID = tr.MainPID
+		}
+	}
 }
 
 func running(activeState string) bool {
