@@ -48,11 +48,12 @@ func (h *castHosts) units() string {
 }
 
 // receive runs udp-receiver in the receiver namespace until it has the whole file.
-func (h *castHosts) receive(ctx context.Context, port int, out string) (time.Duration, error) {
+func (h *castHosts) receive(ctx context.Context, port int, out string, extra ...string) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, castTimeout)
 	defer cancel()
-	cmd := netnstest.Command(ctx, h.p.Receiver, "udp-receiver", "--nokbd", "--portbase",
-		strconv.Itoa(port), "--interface", h.p.ReceiverIf, "--file", out)
+	args := append([]string{"--nokbd", "--portbase", strconv.Itoa(port), "--interface",
+		h.p.ReceiverIf, "--file", out}, extra...)
+	cmd := netnstest.Command(ctx, h.p.Receiver, "udp-receiver", args...)
 	start := time.Now()
 	b, err := cmd.CombinedOutput()
 	if err != nil {
@@ -110,6 +111,9 @@ func TestUDPcastToReceiver(t *testing.T) {
 		t.Fatalf("POST /udpcast: %d %v", status, rep)
 	}
 	t.Logf("UDPcast: POST returned, sender unit running, after %v", postTime)
+	if out, _ := rep["output"].(string); strings.Contains(out, "Note") {
+		t.Errorf("POST /udpcast on an interface with a broadcast address: %s", out)
+	}
 	status, list := h.d.call("GET", "/udpcast", "")
 	if status != 200 || len(list) != 1 {
 		t.Fatalf("GET /udpcast: %d %v", status, list)
@@ -205,6 +209,40 @@ func TestUDPcastCancelAndRestart(t *testing.T) {
 	if u := h.units(); u != "" {
 		t.Errorf("units after cancel:\n%s", u)
 	}
+}
+
+// TestUDPcastWithoutBroadcast gives IPlocal's interface no broadcast address, as an
+// address added without "brd" has: udp-sender then sends its control messages to
+// 224.0.0.1, and a plain udp-receiver never hears it. POST /udpcast must say so and what
+// clients need, and a client that does as it says must receive the image whole.
+func TestUDPcastWithoutBroadcast(t *testing.T) {
+	h := newCastHosts(t)
+	id := h.randomImage("NoBrd.img", 2<<20)
+	addr := netnstest.SenderIP + "/24"
+	for _, args := range [][]string{
+		{"-n", h.p.Sender, "addr", "del", addr, "dev", h.p.SenderIf},
+		{"-n", h.p.Sender, "addr", "add", addr, "dev", h.p.SenderIf},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	status, rep := h.d.call("POST", "/udpcast", udpcastBody(id, 9050, 1))
+	out, _ := rep["output"].(string)
+	if status != 200 || !strings.Contains(out, "--mcast-rdv-address "+netnstest.SenderIP) {
+		t.Fatalf("POST /udpcast with no broadcast address: %d %v", status, rep)
+	}
+	t.Logf("POST /udpcast: %s", out)
+	ctx, cancel := context.WithTimeout(context.Background(), castTimeout)
+	defer cancel()
+	received := filepath.Join(t.TempDir(), "received.img")
+	if _, err := h.receive(ctx, 9050, received, "--mcast-rdv-address", netnstest.SenderIP); err != nil {
+		t.Fatal(err)
+	}
+	if got := fileMD5(t, received); got != id {
+		t.Fatalf("received MD5 %s, image ID %s", got, id)
+	}
+	h.waitNone("/udpcast")
 }
 
 // TestUDPcastRacesTrash sends POST /udpcast and a trash of the same image at the same

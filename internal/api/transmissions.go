@@ -149,8 +149,12 @@ func (s *server) startUDPcast(ctx context.Context, in *udpcastInput) (*actionOut
 	if err != nil {
 		return nil, transmissionFailure(s, "start UDPcast", err)
 	}
-	return done(fmt.Sprintf("Sending %s by UDPcast on port base %d to %s (unit %s, PID %d)",
-		t.Image, u.PortBase, u.Group, t.Unit, t.PID)), nil
+	msg := fmt.Sprintf("Sending %s by UDPcast on port base %d to %s (unit %s, PID %d)",
+		t.Image, u.PortBase, u.Group, t.Unit, t.PID)
+	if t.Note != "" {
+		msg += ". Note: " + t.Note
+	}
+	return done(msg), nil
 }
 
 func (s *server) startUFTP(ctx context.Context, in *uftpInput) (*actionOutput, error) {

@@ -1,10 +1,12 @@
 package transmission
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"syscall"
 )
 
 // ErrNoInterface means no network interface of this host holds IPlocal, so there is no
@@ -18,6 +20,10 @@ type Interface struct {
 	Addr, Broadcast netip.Addr
 	// Prefix is IPlocal's subnet: the hosts this interface reaches with no router.
 	Prefix netip.Prefix
+	// NoKernelBroadcast: the kernel has no broadcast address for IPlocal on this
+	// interface (an address added without "brd"). udp-sender then sends its control
+	// messages to 224.0.0.1, which receivers hear only with --mcast-rdv-address.
+	NoKernelBroadcast bool
 }
 
 // InterfaceFor finds the interface holding local in this process's network namespace,
@@ -54,8 +60,12 @@ func InterfaceFor(local string) (Interface, error) {
 			if err != nil {
 				return Interface{}, fmt.Errorf("subnet of %s on %s: %w", local, ifc.Name, err)
 			}
+			brd, err := kernelBroadcast(ifc.Index, want)
+			if err != nil {
+				return Interface{}, err
+			}
 			return Interface{Name: ifc.Name, Addr: want, Broadcast: broadcast(ipnet),
-				Prefix: prefix}, nil
+				Prefix: prefix, NoKernelBroadcast: want.Is4() && !brd.IsValid()}, nil
 		}
 	}
 	return Interface{}, fmt.Errorf("%w: none of this host's interfaces has %s (IPlocal in "+
@@ -89,4 +99,50 @@ func IsLocal(a netip.Addr) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// kernelBroadcast is the broadcast address the kernel holds for the IPv4 address addr on
+// interface index (IFA_BROADCAST, from a netlink dump of addresses), or the zero Addr.
+func kernelBroadcast(index int, addr netip.Addr) (netip.Addr, error) {
+	if !addr.Unmap().Is4() {
+		return netip.Addr{}, nil
+	}
+	rib, err := syscall.NetlinkRIB(syscall.RTM_GETADDR, syscall.AF_INET)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("list IPv4 addresses: %w", err)
+	}
+	msgs, err := syscall.ParseNetlinkMessage(rib)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("read IPv4 addresses: %w", err)
+	}
+	for _, m := range msgs {
+		if m.Header.Type != syscall.RTM_NEWADDR || len(m.Data) < syscall.SizeofIfAddrmsg {
+			continue
+		}
+		// struct ifaddrmsg: family, prefix length, flags, scope, then the index.
+		if binary.NativeEndian.Uint32(m.Data[4:8]) != uint32(index) {
+			continue
+		}
+		attrs, err := syscall.ParseNetlinkRouteAttr(&m)
+		if err != nil {
+			return netip.Addr{}, fmt.Errorf("read IPv4 addresses: %w", err)
+		}
+		var local, brd netip.Addr
+		for _, a := range attrs {
+			ip, ok := netip.AddrFromSlice(a.Value)
+			switch {
+			case !ok:
+			case a.Attr.Type == syscall.IFA_LOCAL:
+				local = ip
+			case a.Attr.Type == syscall.IFA_ADDRESS && !local.IsValid():
+				local = ip
+			case a.Attr.Type == syscall.IFA_BROADCAST:
+				brd = ip
+			}
+		}
+		if local == addr.Unmap() {
+			return brd, nil
+		}
+	}
+	return netip.Addr{}, nil
 }

@@ -65,6 +65,8 @@ type Transmission struct {
 	// Running is whether the sender runs; if not, Ended says how it ended.
 	Running bool
 	Ended   string
+	// Note, when set, is something the clients need to know to receive, from the start.
+	Note string
 }
 
 // Service starts, lists and stops transmissions, from the daemon.
@@ -132,10 +134,21 @@ func (s *Service) StartUDPcast(ctx context.Context, u UDPcastRequest) (Transmiss
 		return fmt.Sprintf("UDPcast of %s (image %s) on port base %d to %s", image, u.ImageID,
 			u.PortBase, u.Group)
 	}
-	return s.start(ctx, UDPcast, u.ImageID, u.PortBase, desc,
+	var note string
+	t, err := s.start(ctx, UDPcast, u.ImageID, u.PortBase, desc,
 		func(prog, image string, ifc Interface) ([]string, error) {
+			if ifc.NoKernelBroadcast {
+				note = fmt.Sprintf("%s has no broadcast address, so udp-sender sends its "+
+					"control messages to 224.0.0.1: clients must run udp-receiver with "+
+					"--mcast-rdv-address %s (or 224.0.0.1); give %s a broadcast address "+
+					"(ip addr ... brd +) to spare them", ifc.Name, ifc.Addr, ifc.Name)
+				s.Log.Warn("UDPcast clients need --mcast-rdv-address", "interface", ifc.Name,
+					"why", "no broadcast address on the interface")
+			}
 			return u.Argv(prog, image, ifc, s.ttl()), nil
 		})
+	t.Note = note
+	return t, err
 }
 
 // StartUFTP starts uftp for the image as a unit and returns once it runs. The clients'
