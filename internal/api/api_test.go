@@ -528,3 +528,35 @@ func TestUnroutedAndAmbiguousRequests(t *testing.T) {
 		t.Errorf("refused requests touched the tree")
 	}
 }
+
+// TestDuplicateKeysRefused: a body naming a field twice, in any spelling or any nested
+// object, is a 400 naming it, and nothing is done; other bodies reach the route as before.
+func TestDuplicateKeysRefused(t *testing.T) {
+	r := newRepo(t)
+	id := r.AddImage(t, "Dup.img", repotest.SampleImage(t, "lzop"))
+	r.call(t, "DELETE", "/images/"+id+"?method=trash", "").want(t, 200)
+	other := strings.Repeat("ab", 16)
+	for body, want := range map[string]string{
+		`{"ID_img":"` + other + `","ID_img":"` + id + `"}`:                  "body.ID_img: given twice",
+		`{"ID_img":"` + other + `","id_img":"` + id + `"}`:                  `as "ID_img" and "id_img"`,
+		`{"ID_img":"` + id + `","x":{"a":1,"b":[{"c":1,"C":2}]}}`:           "body.x.b[0].c: given twice",
+		`{"ID_img":"` + id + `","x":[1,{"k":{}},"s"],"y":{"k":1},"K":true}`: "",
+	} {
+		rep := r.call(t, "POST", "/trash/images", body)
+		if want == "" {
+			// No duplicate: the route runs, and recovers the image.
+			rep.want(t, 200)
+			continue
+		}
+		msg, _ := rep.body["error"].(string)
+		if rep.status != 400 || !strings.Contains(msg, want) {
+			t.Errorf("POST /trash/images %s: %d %s, want a 400 saying %q", body, rep.status, rep.raw, want)
+		}
+	}
+	if got := repotest.Files(t, r.Images); len(got) == 0 {
+		t.Errorf("the image was not recovered by the one good body")
+	}
+	// Not JSON, or too long: the route's own answers, as before.
+	r.call(t, "POST", "/trash/images", `{"ID_img":`).want(t, 400)
+	r.call(t, "POST", "/trash/images", `{"a":"`+strings.Repeat("x", 2<<20)+`"}`).want(t, 413)
+}

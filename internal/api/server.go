@@ -60,7 +60,7 @@ func New(d Deps) (http.Handler, huma.API) {
 	mux := http.NewServeMux()
 	api := humago.New(mux, newConfig(d.Version))
 	s := &server{Deps: d}
-	api.UseMiddleware(s.accessLog, s.authorize, refuseRepeatedQuery)
+	api.UseMiddleware(s.accessLog, s.authorize, refuseRepeatedQuery, refuseDuplicateKeys)
 	s.registerStatus(api)
 	s.registerImages(api)
 	s.registerJobs(api)
