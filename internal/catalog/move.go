@@ -92,26 +92,15 @@ func (c *Catalog) Use(ctx context.Context, id string, p Place, use func(Found) e
 
 // mutate finds the image under the catalog lock, applies op, and rewrites both indexes.
 func (c *Catalog) mutate(ctx context.Context, id string, p Place, op func(Found) error) (Found, error) {
-	if _, err := ParseID(id); err != nil {
-		return Found{}, err
-	}
-	unlock, err := c.lock(ctx)
-	if err != nil {
-		return Found{}, err
-	}
-	defer unlock()
-
-	f, err := c.Find(ctx, id, p)
-	if err != nil {
-		return Found{}, err
-	}
-	if err := op(f); err != nil {
-		return f, err
-	}
-	if _, _, err := c.refreshLocked(); err != nil {
-		return f, fmt.Errorf("%s done, but the indexes were not rewritten: %w", f.File, err)
-	}
-	return f, nil
+	return c.Use(ctx, id, p, func(f Found) error {
+		if err := op(f); err != nil {
+			return err
+		}
+		if _, _, err := c.refreshLocked(); err != nil {
+			return fmt.Errorf("%s done, but the indexes were not rewritten: %w", f.File, err)
+		}
+		return nil
+	})
 }
 
 // move renames the image first (so it is whole in exactly one directory at every moment),
