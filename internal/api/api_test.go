@@ -541,6 +541,10 @@ func TestDuplicateKeysRefused(t *testing.T) {
 		`{"ID_img":"` + other + `","id_img":"` + id + `"}`:                  `as "ID_img" and "id_img"`,
 		`{"ID_img":"` + id + `","x":{"a":1,"b":[{"c":1,"C":2}]}}`:           "body.x.b[0].c: given twice",
 		`{"ID_img":"` + id + `","x":[1,{"k":{}},"s"],"y":{"k":1},"K":true}`: "",
+		// Go's decoder folds "ſ" (U+017F) to "s" and the Kelvin sign to "k".
+		`{"ID_img":"` + id + `","ID_\u017fmg":"` + other + `"}`:                                       "non-ASCII",
+		`{"\u212aey":1,"ID_img":"` + id + `"}`:                                                        "non-ASCII",
+		`{"ID_img":"` + id + `","pad":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `}`: "body.pad[0][0]",
 	} {
 		rep := r.call(t, "POST", "/trash/images", body)
 		if want == "" {

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -46,63 +48,111 @@ func refuseDuplicateKeys(ctx huma.Context, next func(huma.Context)) {
 	next(ctx)
 }
 
-// duplicateKey describes the first field named twice in an object of the JSON text data,
-// or is empty when there is none, or when data is not JSON.
+// maxDepth bounds how deeply a body's arrays and objects may nest: no route's body nests
+// more than twice, and a walk of a deeper one would only cost memory and time.
+const maxDepth = 32
+
+// duplicateKey describes the first problem with the field names of the JSON text data: a
+// field named twice in one object (as Go's decoder folds names), a name that is not
+// ASCII (the API has none, and the decoder folds some, such as "ſ" to "s", onto ASCII
+// names), or nesting deeper than maxDepth. It is empty when there is none, or when data
+// is not JSON.
 func duplicateKey(data []byte) string {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	msg, err := walkValue(dec, "body")
-	if err != nil {
-		return ""
+	w := walker{dec: dec, path: []string{"body"}}
+	if err := w.value(); errors.Is(err, errStop) {
+		return w.problem
 	}
-	return msg
+	return ""
 }
 
 var errNotJSON = errors.New("not JSON")
 
-// walkValue reads one value from dec; where names the value, as in error locations.
-func walkValue(dec *json.Decoder, where string) (string, error) {
-	tok, err := dec.Token()
+// errStop ends a walk that found its problem.
+var errStop = errors.New("stop")
+
+// walker reads a JSON text one token at a time, holding the path to where it is.
+type walker struct {
+	dec     *json.Decoder
+	path    []string
+	problem string
+}
+
+func (w *walker) where() string { return strings.Join(w.path, "") }
+
+func (w *walker) fail(format string, args ...any) error {
+	w.problem = fmt.Sprintf(format, args...)
+	return errStop
+}
+
+// value reads one value; errStop means w.problem says what is wrong with it.
+func (w *walker) value() error {
+	tok, err := w.dec.Token()
 	if err != nil {
-		return "", errNotJSON
+		return errNotJSON
 	}
-	switch tok {
-	case json.Delim('{'):
+	delim, ok := tok.(json.Delim)
+	if !ok {
+		return nil
+	}
+	if len(w.path) > maxDepth {
+		return w.fail("%s: nested more than %d deep", w.where(), maxDepth)
+	}
+	switch delim {
+	case '{':
 		seen := map[string]string{}
-		for dec.More() {
-			tok, err := dec.Token()
+		for w.dec.More() {
+			tok, err := w.dec.Token()
 			if err != nil {
-				return "", errNotJSON
+				return errNotJSON
 			}
 			key, ok := tok.(string)
 			if !ok {
-				return "", errNotJSON
+				return errNotJSON
 			}
-			folded := strings.ToLower(key)
+			if !isASCII(key) {
+				return w.fail("%s.%s: a field name with non-ASCII characters; the API's "+
+					"names are ASCII", w.where(), key)
+			}
+			folded := foldName(key)
 			if first, dup := seen[folded]; dup {
 				if first == key {
-					return fmt.Sprintf("%s.%s: given twice; give it once", where, key), nil
+					return w.fail("%s.%s: given twice; give it once", w.where(), key)
 				}
-				return fmt.Sprintf("%s.%s: given twice, as %q and %q; give it once, as the "+
-					"API names it", where, first, first, key), nil
+				return w.fail("%s.%s: given twice, as %q and %q; give it once, as the "+
+					"API names it", w.where(), first, first, key)
 			}
 			seen[folded] = key
-			if msg, err := walkValue(dec, where+"."+key); msg != "" || err != nil {
-				return msg, err
+			w.path = append(w.path, "."+key)
+			if err := w.value(); err != nil {
+				return err
 			}
+			w.path = w.path[:len(w.path)-1]
 		}
-		if _, err := dec.Token(); err != nil { // the closing brace
-			return "", errNotJSON
-		}
-	case json.Delim('['):
-		for i := 0; dec.More(); i++ {
-			if msg, err := walkValue(dec, fmt.Sprintf("%s[%d]", where, i)); msg != "" || err != nil {
-				return msg, err
+	case '[':
+		for i := 0; w.dec.More(); i++ {
+			w.path = append(w.path, "["+strconv.Itoa(i)+"]")
+			if err := w.value(); err != nil {
+				return err
 			}
-		}
-		if _, err := dec.Token(); err != nil {
-			return "", errNotJSON
+			w.path = w.path[:len(w.path)-1]
 		}
 	}
-	return "", nil
+	if _, err := w.dec.Token(); err != nil { // the closing brace or bracket
+		return errNotJSON
+	}
+	return nil
 }
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// foldName folds an ASCII name as Go's JSON decoder matches names: regardless of case.
+func foldName(s string) string { return strings.ToLower(s) }
