@@ -441,7 +441,16 @@ func TestTransmissionsRefuseBadRequests(t *testing.T) {
 		// Unicast off IPlocal's subnet would follow the routing table, not IPlocal's
 		// interface; and a subnet's network address is no client.
 		{"ip", `"192.0.2.2"`}, {"ip", `"169.254.1.1"`}, {"ip", `"10.77.1.2"`}, {"ip", `"10.77.0.0"`},
+		// On the subnet, but routed elsewhere (routes added below).
+		{"ip", `"10.77.0.200"`}, {"ip", `"10.77.0.201"`},
 		{"ip", ""}, {"bitrate", `"fast"`}, {"bitrate", `"0K"`}, {"bitrate", ""},
+	}
+	for _, route := range [][]string{{"10.77.0.200/32", "via", netnstest.ReceiverIP},
+		{"10.77.0.201/32", "dev", "lo"}} {
+		args := append([]string{"-n", h.p.Sender, "route", "add"}, route...)
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
 	}
 	for _, c := range uftp {
 		check("/uftp", body(goodUFTP, c.field, c.value), c.field)

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/netip"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // ErrNoInterface means no network interface of this host holds IPlocal, so there is no
@@ -15,7 +17,8 @@ var ErrNoInterface = errors.New("no network interface holds IPlocal")
 
 // Interface is the network interface a transmission leaves by.
 type Interface struct {
-	Name string
+	Name  string
+	Index int
 	// Addr is IPlocal; Broadcast is its subnet's broadcast address.
 	Addr, Broadcast netip.Addr
 	// Prefix is IPlocal's subnet: the hosts this interface reaches with no router.
@@ -64,7 +67,7 @@ func InterfaceFor(local string) (Interface, error) {
 			if err != nil {
 				return Interface{}, err
 			}
-			return Interface{Name: ifc.Name, Addr: want, Broadcast: broadcast(ipnet),
+			return Interface{Name: ifc.Name, Index: ifc.Index, Addr: want, Broadcast: broadcast(ipnet),
 				Prefix: prefix, NoKernelBroadcast: want.Is4() && !brd.IsValid()}, nil
 		}
 	}
@@ -145,4 +148,75 @@ func kernelBroadcast(index int, addr netip.Addr) (netip.Addr, error) {
 		}
 	}
 	return netip.Addr{}, nil
+}
+
+// Route is how this host's routing table sends to an address: by which interface, and
+// whether through a router.
+type Route struct {
+	Index int
+	Via   netip.Addr
+}
+
+// RouteTo asks the kernel (RTM_GETROUTE, as `ip route get` does) how it would send to the
+// IPv4 address dst from this process's network namespace, the units' one.
+func RouteTo(dst netip.Addr) (Route, error) {
+	if !dst.Is4() {
+		return Route{}, fmt.Errorf("route to %s: only IPv4", dst)
+	}
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err != nil {
+		return Route{}, fmt.Errorf("route to %s: %w", dst, err)
+	}
+	defer unix.Close(fd)
+	// struct nlmsghdr, struct rtmsg, then one attribute: RTA_DST, the address.
+	const hdr, rtmsg, attr = unix.SizeofNlMsghdr, unix.SizeofRtMsg, unix.SizeofRtAttr + 4
+	req := make([]byte, hdr+rtmsg+attr)
+	ne := binary.NativeEndian
+	ne.PutUint32(req[0:], uint32(len(req)))
+	ne.PutUint16(req[4:], unix.RTM_GETROUTE)
+	ne.PutUint16(req[6:], unix.NLM_F_REQUEST)
+	ne.PutUint32(req[8:], 1) // sequence number
+	req[hdr] = unix.AF_INET
+	req[hdr+1] = 32 // rtm_dst_len
+	ne.PutUint16(req[hdr+rtmsg:], attr)
+	ne.PutUint16(req[hdr+rtmsg+2:], unix.RTA_DST)
+	a4 := dst.As4()
+	copy(req[hdr+rtmsg+unix.SizeofRtAttr:], a4[:])
+	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return Route{}, fmt.Errorf("route to %s: %w", dst, err)
+	}
+	buf := make([]byte, 8192)
+	n, _, err := unix.Recvfrom(fd, buf, 0)
+	if err != nil {
+		return Route{}, fmt.Errorf("route to %s: %w", dst, err)
+	}
+	msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+	if err != nil || len(msgs) == 0 {
+		return Route{}, fmt.Errorf("route to %s: unreadable answer from the kernel: %v", dst, err)
+	}
+	m := msgs[0]
+	if m.Header.Type == unix.NLMSG_ERROR {
+		if len(m.Data) >= 4 {
+			if errno := int32(ne.Uint32(m.Data)); errno != 0 {
+				return Route{}, fmt.Errorf("route to %s: %w", dst, syscall.Errno(-errno))
+			}
+		}
+		return Route{}, fmt.Errorf("route to %s: the kernel answered with no route", dst)
+	}
+	attrs, err := syscall.ParseNetlinkRouteAttr(&m)
+	if err != nil {
+		return Route{}, fmt.Errorf("route to %s: %w", dst, err)
+	}
+	var r Route
+	for _, at := range attrs {
+		switch at.Attr.Type {
+		case unix.RTA_OIF:
+			if len(at.Value) >= 4 {
+				r.Index = int(ne.Uint32(at.Value))
+			}
+		case unix.RTA_GATEWAY:
+			r.Via, _ = netip.AddrFromSlice(at.Value)
+		}
+	}
+	return r, nil
 }

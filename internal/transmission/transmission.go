@@ -184,6 +184,19 @@ func (s *Service) StartUFTP(ctx context.Context, u UFTPRequest) (Transmission, e
 			if local {
 				return nil, fieldErr("ip", "%s is an address of this host", u.Dest)
 			}
+			// On the subnet, unless the routing table says otherwise.
+			route, err := RouteTo(u.Dest)
+			if err != nil {
+				return nil, err
+			}
+			if route.Index != ifc.Index || route.Via.IsValid() {
+				how := "by another interface"
+				if route.Via.IsValid() {
+					how = "through the router " + route.Via.String()
+				}
+				return nil, fieldErr("ip", "this host's routing table sends to %s %s, not "+
+					"straight out of %s (IPlocal's interface)", u.Dest, how, ifc.Name)
+			}
 			return u.Argv(prog, image, ifc, s.ttl()), nil
 		})
 }
