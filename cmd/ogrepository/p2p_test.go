@@ -650,3 +650,53 @@ func (h *p2pHosts) terminate(unit string) {
 		h.t.Fatalf("%s failed on SIGTERM (%s): this test wants a clean exit", unit, u.Result)
 	}
 }
+
+// TestP2PHungTracker stops the tracker's process (SIGSTOP): it still accepts connections
+// but answers nothing. The next POST /p2p must find it hung, restart it and seed, within
+// seconds. Then a POST /p2p that fails (the tracker's port taken) must leave no info-hash
+// on the whitelist and report no seeder as vanished afterwards.
+func TestP2PHungTracker(t *testing.T) {
+	h := newP2PHosts(t)
+	first := h.randomImage("First.img", 1<<20)
+	second := h.randomImage("Second.img", 1<<20)
+	h.post(first)
+	hung := h.trackerPID()
+	if err := unix.Kill(int(hung), unix.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	// The process is this test's; should anything fail before its restart, let it go on.
+	t.Cleanup(func() { _ = unix.Kill(int(hung), unix.SIGCONT) })
+
+	_, took := h.post(second)
+	t.Logf("POST /p2p with the tracker hung: %v", took)
+	if pid := h.trackerPID(); pid == hung || pid == 0 {
+		t.Errorf("tracker pid %d after POST /p2p, was %d (hung)", pid, hung)
+	}
+	for _, img := range []string{"First.img", "Second.img"} {
+		if got := h.tracker("announce", h.infoHash(img)); strings.Contains(got, "failure reason") {
+			t.Errorf("restarted tracker refuses %s: %s", img, got)
+		}
+	}
+	if _, body := h.d.call("GET", "/p2p", ""); body["vanished"] != nil || body["failed"] != nil {
+		t.Errorf("GET /p2p after the restart: %v", body)
+	}
+
+	if status, body := h.d.call("DELETE", "/p2p", ""); status != 200 {
+		t.Fatalf("DELETE /p2p: %d %v", status, body)
+	}
+	taken, err := netnstest.ListenPacket(h.p.Sender, netnstest.SenderIP+":6969")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	status, body := h.d.call("POST", "/p2p", `{"ID_img": "`+first+`"}`)
+	if status < 500 {
+		t.Errorf("POST /p2p with the tracker's port taken: %d %v", status, body)
+	}
+	if wl := h.whitelist(); strings.Contains(wl, h.infoHash("First.img")) {
+		t.Errorf("a seeder that never started left its hash on the whitelist:\n%s", wl)
+	}
+	if _, body := h.d.call("GET", "/p2p", ""); body["vanished"] != nil {
+		t.Errorf("GET /p2p reports a seeder that never ran as vanished: %v", body)
+	}
+}

@@ -406,6 +406,7 @@ func TestTransmissionsRefuseBadRequests(t *testing.T) {
 		{"port", `"9001"`}, {"port", `9001`}, {"port", `"80"`}, {"port", `80`}, {"port", `true`},
 		{"port", `"9000; reboot"`}, {"port", `1e30`}, {"port", `99999999999999999999`},
 		{"port", `9000.5`}, {"port", `-9000`}, {"port", ""}, {"port", `null`},
+		{"port", `6968`}, // 6968 and 6969: the tracker's port
 		{"method", `"both"`}, {"method", `1`}, {"method", ""},
 		{"ip", `"10.77.0.2"`}, {"ip", `"255.255.255.255"`}, {"ip", `"10.77.0.255"`},
 		{"ip", `"224.0.0.1"`}, {"ip", `"0.0.0.0"`}, {"ip", `"ff02::1"`}, {"ip", `"$(id)"`},
@@ -435,7 +436,7 @@ func TestTransmissionsRefuseBadRequests(t *testing.T) {
 	goodUFTP := map[string]string{"ID_img": `"` + id + `"`, "port": `"9000"`,
 		"ip": `"239.194.17.2"`, "bitrate": `"1G"`}
 	uftp := []struct{ field, value string }{
-		{"ID_img", `"../../x"`}, {"ID_img", ""}, {"port", `"80"`}, {"port", `70000`},
+		{"ID_img", `"../../x"`}, {"ID_img", ""}, {"port", `"80"`}, {"port", `70000`}, {"port", `6969`},
 		{"port", `"x"`}, {"port", ""}, {"ip", `"255.255.255.255"`}, {"ip", `"10.77.0.255"`},
 		{"ip", `"127.0.0.1"`}, {"ip", `"0.0.0.0"`}, {"ip", `"10.77.0.1"`}, {"ip", `"host"`},
 		// Unicast off IPlocal's subnet would follow the routing table, not IPlocal's

@@ -182,6 +182,11 @@ func (s *Service) seed(ctx context.Context, f catalog.Found) (Seeder, bool, erro
 	}
 
 	if err := s.share(ctx, st, append(hashes, t.InfoHash)); err != nil {
+		// Nothing seeds the new hash: take it back off the list (the tracker, if it reads
+		// the list at all, rereads it at the next change).
+		if werr := writeWhitelist(s.Dir, hashes); werr != nil {
+			s.Log.Warn("could not take a hash no seeder has off the whitelist", "err", werr)
+		}
 		return Seeder{}, false, err
 	}
 	if err := s.Units.StartTransient(ctx, s.seederUnit(want, dir, torrentPath)); err != nil {
@@ -498,8 +503,9 @@ func (s *Service) reloadTracker(pid uint32) error {
 }
 
 // rereadWait bounds how long the tracker may take to answer from a whitelist it was
-// given; it reads a list of a few hashes in well under a millisecond.
-const rereadWait = 10 * time.Second
+// given; it reads a list of a few hashes in well under a millisecond, so a tracker that
+// has not within this is hung, and a request waiting on it should not wait much longer.
+const rereadWait = 3 * time.Second
 
 // servesWithin asks the tracker until it serves what want says (see serves), or
 // rereadWait passes.

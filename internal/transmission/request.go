@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/opengnsys/ogrepository/internal/catalog"
+	"github.com/opengnsys/ogrepository/internal/config"
 )
 
 // ErrInvalid is wrapped by every refusal of a client's field: nothing was started.
@@ -95,6 +96,10 @@ func ParseUDPcast(f UDPcastFields) (UDPcastRequest, error) {
 		return UDPcastRequest{}, fieldErr("port", "%d is odd: udp-sender uses the port base and the "+
 			"next port, and the port base must be even", u.PortBase)
 	}
+	if u.PortBase == config.TrackerPort || u.PortBase+1 == config.TrackerPort {
+		return UDPcastRequest{}, fieldErr("port", "port base %d would use port %d, the "+
+			"BitTorrent tracker's", u.PortBase, config.TrackerPort)
+	}
 	switch d := Duplex(f.Method); d {
 	case Half, Full:
 		u.Duplex = d
@@ -141,6 +146,9 @@ func ParseUFTP(f UFTPFields) (UFTPRequest, error) {
 	}
 	if u.Port, err = parseInt("port", f.Port, MinPort, MaxPort); err != nil {
 		return UFTPRequest{}, err
+	}
+	if u.Port == config.TrackerPort {
+		return UFTPRequest{}, fieldErr("port", "%d is the BitTorrent tracker's port", u.Port)
 	}
 	if u.Dest, err = parseDest("ip", f.IP); err != nil {
 		return UFTPRequest{}, err
