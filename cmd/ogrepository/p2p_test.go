@@ -592,6 +592,10 @@ func TestP2PStoppedFromOutside(t *testing.T) {
 	goneHash, keptHash := h.infoHash("Gone.img"), h.infoHash("Kept.img")
 
 	h.terminate("ogrepository-seeder-Gone.img.service")
+	// A DELETE finds it gone first, and cleans the whitelist; the listing must still tell.
+	if status, body := h.d.call("DELETE", "/p2p/images/"+gone, ""); status != 400 {
+		t.Errorf("DELETE of a seeder stopped from outside: %d %v", status, body)
+	}
 	status, body := h.d.call("GET", "/p2p", "")
 	vanished, _ := body["vanished"].([]any)
 	seeders, _ := body["seeders"].([]any)
@@ -605,9 +609,6 @@ func TestP2PStoppedFromOutside(t *testing.T) {
 		t.Errorf("whitelist after a seeder was stopped from outside:\n%s", wl)
 	}
 	h.waitRefused(goneHash)
-	if status, body := h.d.call("DELETE", "/p2p/images/"+gone, ""); status != 400 {
-		t.Errorf("DELETE of a seeder stopped from outside: %d %v", status, body)
-	}
 
 	old := h.trackerPID()
 	h.terminate(p2p.TrackerUnit)

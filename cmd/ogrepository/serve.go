@@ -221,7 +221,7 @@ func sendersOf(ctx context.Context, tr *transmission.Service, seeding *p2p.Servi
 	id string) ([]string, error) {
 	var units []string
 	for _, kind := range []transmission.Kind{transmission.UDPcast, transmission.UFTP} {
-		running, _, err := tr.List(ctx, kind)
+		running, err := tr.Running(ctx, kind)
 		if err != nil {
 			return nil, err
 		}
@@ -231,11 +231,11 @@ func sendersOf(ctx context.Context, tr *transmission.Service, seeding *p2p.Servi
 			}
 		}
 	}
-	st, err := seeding.Status(ctx)
+	seeders, err := seeding.Seeding(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for _, sd := range st.Seeders {
+	for _, sd := range seeders {
 		if sd.ImageID == id {
 			units = append(units, sd.Unit)
 		}

@@ -310,6 +310,10 @@ func TestUDPcastFailedSender(t *testing.T) {
 	for !strings.Contains(h.units(), "failed") && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
+	// A cancel finds the failed unit first and clears it; the listing must still tell.
+	if status, rep := h.d.call("DELETE", "/udpcast/images/"+id, ""); status != 400 {
+		t.Errorf("DELETE /udpcast of a dead sender: %d %v", status, rep)
+	}
 	status, rep := h.d.call("GET", "/udpcast", "")
 	msg, _ := rep["error"].(string)
 	if status != 400 || !strings.Contains(msg, "Dies.img") || !strings.Contains(msg, "signal 9") {

@@ -27,6 +27,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -96,6 +97,9 @@ type Service struct {
 	// mu orders this daemon's changes, so that each whitelist it writes matches the
 	// seeders it leaves running.
 	mu sync.Mutex
+	// unreported holds the failed and vanished seeders found by calls that do not report
+	// them (Seed, Stop, Seeding), until Status does. Guarded by mu.
+	unreported Status
 }
 
 // Seeder is one seeder unit.
@@ -260,7 +264,7 @@ func (s *Service) Stop(ctx context.Context, id string) ([]Seeder, error) {
 		}
 	}
 	if len(stop) == 0 {
-		return nil, s.notSeeding(ctx, id, st.Failed)
+		return nil, s.notSeeding(ctx, id, s.unreported.Failed)
 	}
 
 	var errs []error
@@ -322,12 +326,30 @@ func (s *Service) StopAll(ctx context.Context) ([]string, error) {
 	return stopped, errors.Join(errs...)
 }
 
-// Status reports the tracker and the seeders. Seeders found failed are reported, logged
-// and reset, so that a later call no longer lists them.
+// Status reports the tracker and the seeders. Seeders found failed or vanished, by this
+// call or by an earlier one of another kind, are reported once: their units are reset, and
+// a later call no longer lists them.
 func (s *Service) Status(ctx context.Context) (Status, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.status(ctx)
+	st, err := s.status(ctx)
+	if err != nil {
+		return Status{}, err
+	}
+	st.Failed, st.Vanished = s.unreported.Failed, s.unreported.Vanished
+	s.unreported = Status{}
+	return st, nil
+}
+
+// Seeding returns the seeders that run, keeping any endings it finds for Status to report.
+func (s *Service) Seeding(ctx context.Context) ([]Seeder, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, err := s.status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return st.Seeders, nil
 }
 
 func (s *Service) status(ctx context.Context) (Status, error) {
@@ -368,6 +390,8 @@ func (s *Service) status(ctx context.Context) (Status, error) {
 		}
 	}
 	s.reconcile(ctx, &st)
+	s.unreported.Failed = lastOf(append(s.unreported.Failed, st.Failed...))
+	s.unreported.Vanished = lastOf(append(s.unreported.Vanished, st.Vanished...))
 	return st, nil
 }
 
@@ -429,6 +453,17 @@ func (s *Service) reconcile(ctx context.Context, st *Status) {
 			st.TrackerPID = tr.MainPID
 		}
 	}
+}
+
+// maxUnreported bounds the endings kept for a report nobody asks for.
+const maxUnreported = 100
+
+// lastOf keeps the last maxUnreported of list.
+func lastOf[T any](list []T) []T {
+	if len(list) > maxUnreported {
+		return slices.Clone(list[len(list)-maxUnreported:])
+	}
+	return list
 }
 
 func running(activeState string) bool {

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,6 +86,11 @@ type Service struct {
 	// mu makes the check that a port is free and the start of its unit one step, within
 	// this daemon, the only process that starts these units.
 	mu sync.Mutex
+
+	// unreported holds the endings found, and forgotten by systemd, by a call that does not
+	// report them (Running), until List reports them.
+	unreportedMu sync.Mutex
+	unreported   map[Kind][]Transmission
 }
 
 func (s *Service) ttl() int {
@@ -284,14 +290,33 @@ func (s *Service) checkPortFree(ctx context.Context, kind Kind, port int) error 
 	return nil
 }
 
+// maxUnreported bounds the endings kept for a report nobody asks for.
+const maxUnreported = 100
+
 // List returns the transmissions of kind that run, and those that had ended, which it
-// forgets (reset-failed), so that each ending is reported once and no unit lingers.
+// forgets (reset-failed), so that each ending is reported once and no unit lingers. Endings
+// found earlier by Running are reported here too.
 func (s *Service) List(ctx context.Context, kind Kind) (running, ended []Transmission,
 	err error) {
+	running, err = s.Running(ctx, kind)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.unreportedMu.Lock()
+	defer s.unreportedMu.Unlock()
+	ended = s.unreported[kind]
+	delete(s.unreported, kind)
+	return running, ended, nil
+}
+
+// Running returns the transmissions of kind that run. Those that had ended are forgotten
+// by systemd (reset-failed), so that no unit lingers, and kept for List to report.
+func (s *Service) Running(ctx context.Context, kind Kind) ([]Transmission, error) {
 	units, err := s.Units.List(ctx, pattern(kind, "*"))
 	if err != nil {
-		return nil, nil, fmt.Errorf("list %s units: %w", kind.label(), err)
+		return nil, fmt.Errorf("list %s units: %w", kind.label(), err)
 	}
+	var running, ended []Transmission
 	for _, u := range units {
 		t := fromUnit(kind, u)
 		if t.Running {
@@ -308,7 +333,18 @@ func (s *Service) List(ctx context.Context, kind Kind) (running, ended []Transmi
 			s.Log.Warn("could not reset an ended transmission", "unit", u.Name, "err", err)
 		}
 	}
-	return running, ended, nil
+	if len(ended) > 0 {
+		s.unreportedMu.Lock()
+		if s.unreported == nil {
+			s.unreported = map[Kind][]Transmission{}
+		}
+		s.unreported[kind] = append(s.unreported[kind], ended...)
+		if n := len(s.unreported[kind]); n > maxUnreported {
+			s.unreported[kind] = slices.Clone(s.unreported[kind][n-maxUnreported:])
+		}
+		s.unreportedMu.Unlock()
+	}
+	return running, nil
 }
 
 // Stop stops every running transmission of kind for the image id, and returns them. An
@@ -318,7 +354,7 @@ func (s *Service) Stop(ctx context.Context, kind Kind, id string) ([]Transmissio
 	if err != nil {
 		return nil, err
 	}
-	running, _, err := s.List(ctx, kind)
+	running, err := s.Running(ctx, kind)
 	if err != nil {
 		return nil, err
 	}
