@@ -564,3 +564,41 @@ func TestDuplicateKeysRefused(t *testing.T) {
 	r.call(t, "POST", "/trash/images", `{"ID_img":`).want(t, 400)
 	r.call(t, "POST", "/trash/images", `{"a":"`+strings.Repeat("x", 2<<20)+`"}`).want(t, 413)
 }
+
+// TestDocsPageIsSelfContained: the docs page loads nothing from another host (a repository
+// often has no Internet), asks only for this API's OpenAPI document, and says so in its
+// Content-Security-Policy.
+func TestDocsPageIsSelfContained(t *testing.T) {
+	r := newRepo(t)
+	resp, err := http.Get(r.url + "/docs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	page, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET /docs: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	for _, external := range []string{"http://", "https://", "//unpkg", "src=\"/", "href=\"/"} {
+		if strings.Contains(string(page), external) {
+			t.Errorf("the docs page refers elsewhere (%q)", external)
+		}
+	}
+	if !strings.Contains(string(page), `fetch("openapi.json")`) {
+		t.Errorf("the docs page does not read openapi.json")
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") ||
+		!strings.Contains(csp, "connect-src 'self'") {
+		t.Errorf("Content-Security-Policy %q", csp)
+	}
+	// The relative link the page fetches is the OpenAPI document.
+	doc, err := http.Get(r.url + "/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer doc.Body.Close()
+	var spec map[string]any
+	if err := json.NewDecoder(doc.Body).Decode(&spec); err != nil || spec["paths"] == nil {
+		t.Errorf("openapi.json next to /docs: %v %v", err, spec["openapi"])
+	}
+}

@@ -59,6 +59,7 @@ type server struct {
 func New(d Deps) (http.Handler, huma.API) {
 	mux := http.NewServeMux()
 	api := humago.New(mux, newConfig(d.Version))
+	mux.HandleFunc("GET "+Prefix+"/docs", serveDocs)
 	s := &server{Deps: d}
 	api.UseMiddleware(s.accessLog, s.authorize, refuseRepeatedQuery, refuseDuplicateKeys)
 	s.registerStatus(api)
@@ -90,7 +91,7 @@ func newConfig(version string) huma.Config {
 	cfg.Info.Description = "REST API of an OpenGnsys image repository, called by ogCore. " +
 		"Every route needs the API key, raw, in the Authorization header."
 	cfg.OpenAPIPath = Prefix + "/openapi"
-	cfg.DocsPath = Prefix + "/docs"
+	cfg.DocsPath = "" // served by serveDocs, with no CDN
 	cfg.SchemasPath = Prefix + "/schemas"
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		securityScheme: {
