@@ -701,3 +701,40 @@ func TestP2PHungTracker(t *testing.T) {
 		t.Errorf("GET /p2p reports a seeder that never ran as vanished: %v", body)
 	}
 }
+
+// TestP2PStopAllReportsEndings: DELETE /p2p stops everything, but seeders that had ended
+// before it (one killed, one stopped from outside) are still reported by the next GET.
+func TestP2PStopAllReportsEndings(t *testing.T) {
+	h := newP2PHosts(t)
+	killed := h.randomImage("Killed.img", 1<<20)
+	termed := h.randomImage("Termed.img", 1<<20)
+	h.post(killed)
+	h.post(termed)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	u, err := h.units.Unit(ctx, "ogrepository-seeder-Killed.img.service")
+	if err != nil || u.MainPID == 0 {
+		t.Fatalf("seeder of Killed.img: %+v %v", u, err)
+	}
+	// The seeder is this test's process: its manager started it.
+	if err := unix.Kill(int(u.MainPID), unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for u.ActiveState != "failed" {
+		time.Sleep(20 * time.Millisecond)
+		if u, err = h.units.Unit(ctx, "ogrepository-seeder-Killed.img.service"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.terminate("ogrepository-seeder-Termed.img.service")
+	if status, body := h.d.call("DELETE", "/p2p", ""); status != 200 {
+		t.Fatalf("DELETE /p2p: %d %v", status, body)
+	}
+	status, body := h.d.call("GET", "/p2p", "")
+	failed, _ := body["failed"].([]any)
+	vanished, _ := body["vanished"].([]any)
+	if status != 200 || len(failed) != 1 || failed[0].(map[string]any)["image_id"] != killed ||
+		len(vanished) != 1 || vanished[0] != h.infoHash("Termed.img") {
+		t.Errorf("GET /p2p after DELETE /p2p: %d %v", status, body)
+	}
+}

@@ -327,6 +327,60 @@ func TestUDPcastFailedSender(t *testing.T) {
 	}
 }
 
+// TestUDPcastEndingsWaitForTheirReport: a failure found while another sender runs (the
+// listing's 200 has no room for it), or replaced by a new start on the same port and
+// image, is still named by the next listing of none.
+func TestUDPcastEndingsWaitForTheirReport(t *testing.T) {
+	h := newCastHosts(t)
+	dies := h.randomImage("Dies.img", 1<<20)
+	alive := h.randomImage("Alive.img", 1<<20)
+	for _, b := range []string{udpcastBody(dies, 9060, 5), udpcastBody(alive, 9062, 5)} {
+		if status, rep := h.d.call("POST", "/udpcast", b); status != 200 {
+			t.Fatalf("POST /udpcast: %d %v", status, rep)
+		}
+	}
+	killSender := func() {
+		t.Helper()
+		_, list := h.d.call("GET", "/udpcast", "")
+		for pid, v := range list {
+			if v.(map[string]any)["image_name"] == "Dies.img" {
+				n, _ := strconv.Atoi(pid)
+				// The sender is a process this test started, through the daemon.
+				if err := syscall.Kill(n, syscall.SIGKILL); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		deadline := time.Now().Add(castTimeout)
+		for !strings.Contains(h.units(), "failed") && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	killSender()
+	if status, list := h.d.call("GET", "/udpcast", ""); status != 200 || len(list) != 1 {
+		t.Errorf("GET /udpcast with one sender left: %d %v", status, list)
+	}
+	// Started again on the same port: the unit of the failure is replaced.
+	if status, rep := h.d.call("POST", "/udpcast", udpcastBody(dies, 9060, 5)); status != 200 {
+		t.Fatalf("POST /udpcast again: %d %v", status, rep)
+	}
+	killSender()
+	// And again, with no listing in between: the start finds the failed unit first.
+	if status, rep := h.d.call("POST", "/udpcast", udpcastBody(dies, 9060, 5)); status != 200 {
+		t.Fatalf("POST /udpcast a third time: %d %v", status, rep)
+	}
+	for _, id := range []string{dies, alive} {
+		if status, rep := h.d.call("DELETE", "/udpcast/images/"+id, ""); status != 200 {
+			t.Fatalf("DELETE /udpcast/images/%s: %d %v", id, status, rep)
+		}
+	}
+	status, rep := h.d.call("GET", "/udpcast", "")
+	msg, _ := rep["error"].(string)
+	if status != 400 || strings.Count(msg, "of Dies.img ended") != 2 || strings.Count(msg, "signal 9") != 2 {
+		t.Errorf("GET /udpcast after two failures of Dies.img: %d %v", status, rep)
+	}
+}
+
 // uftpd runs a real uftpd in the receiver namespace, in the foreground (-d), until the
 // test ends; it is stopped by its PID.
 func (h *castHosts) uftpd(port int, group, dir string) {
@@ -447,11 +501,11 @@ func TestTransmissionsRefuseBadRequests(t *testing.T) {
 		// interface; and a subnet's network address is no client.
 		{"ip", `"192.0.2.2"`}, {"ip", `"169.254.1.1"`}, {"ip", `"10.77.1.2"`}, {"ip", `"10.77.0.0"`},
 		// On the subnet, but routed elsewhere (routes added below).
-		{"ip", `"10.77.0.200"`}, {"ip", `"10.77.0.201"`},
+		{"ip", `"10.77.0.200"`}, {"ip", `"10.77.0.201"`}, {"ip", `"10.77.0.202"`},
 		{"ip", ""}, {"bitrate", `"fast"`}, {"bitrate", `"0K"`}, {"bitrate", ""},
 	}
 	for _, route := range [][]string{{"10.77.0.200/32", "via", netnstest.ReceiverIP},
-		{"10.77.0.201/32", "dev", "lo"}} {
+		{"10.77.0.201/32", "dev", "lo"}, {"blackhole", "10.77.0.202/32"}} {
 		args := append([]string{"-n", h.p.Sender, "route", "add"}, route...)
 		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
 			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)

@@ -303,6 +303,11 @@ func (s *Service) notSeeding(ctx context.Context, id string, failed []Seeder) er
 func (s *Service) StopAll(ctx context.Context) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Seeders that had ended are noted (and reset) first, for Status to report: stopping
+	// would forget them. Nothing is fixed: all of it stops.
+	if _, err := s.scan(ctx, false); err != nil {
+		return nil, err
+	}
 	units, err := s.Units.List(ctx, SeederPattern, TrackerUnit)
 	if err != nil {
 		return nil, fmt.Errorf("list P2P units: %w", err)
@@ -352,7 +357,11 @@ func (s *Service) Seeding(ctx context.Context) ([]Seeder, error) {
 	return st.Seeders, nil
 }
 
-func (s *Service) status(ctx context.Context) (Status, error) {
+func (s *Service) status(ctx context.Context) (Status, error) { return s.scan(ctx, true) }
+
+// scan reads the tracker and the seeders, resets and notes those that ended, and, if fix,
+// puts the tracker back in step with the seeders (reconcile).
+func (s *Service) scan(ctx context.Context, fix bool) (Status, error) {
 	tr, err := s.Units.Unit(ctx, TrackerUnit)
 	if err != nil {
 		return Status{}, fmt.Errorf("query the tracker: %w", err)
@@ -389,7 +398,7 @@ func (s *Service) status(ctx context.Context) (Status, error) {
 			st.Failed = append(st.Failed, sd)
 		}
 	}
-	s.reconcile(ctx, &st)
+	s.reconcile(ctx, &st, fix)
 	s.unreported.Failed = lastOf(append(s.unreported.Failed, st.Failed...))
 	s.unreported.Vanished = lastOf(append(s.unreported.Vanished, st.Vanished...))
 	return st, nil
@@ -400,8 +409,8 @@ func (s *Service) status(ctx context.Context) (Status, error) {
 // cleanly (a SIGTERM from outside leaves no failed unit to report), leaves the whitelist,
 // and a tracker that stopped while seeders run is started again. What it finds and does
 // is logged and reported in st; a failure to fix it is logged, and the next call tries
-// again.
-func (s *Service) reconcile(ctx context.Context, st *Status) {
+// again. Without fix it only finds, and reports in st.
+func (s *Service) reconcile(ctx context.Context, st *Status, fix bool) {
 	listed, err := readWhitelist(s.Dir)
 	if err != nil {
 		s.Log.Warn("cannot read the tracker's whitelist", "err", err)
@@ -425,7 +434,7 @@ func (s *Service) reconcile(ctx context.Context, st *Status) {
 		}
 	}
 	trackerDown := !running(st.Tracker) && len(st.Seeders) > 0
-	if !stale && !trackerDown {
+	if !fix || !stale && !trackerDown {
 		return
 	}
 	if len(st.Vanished) > 0 {

@@ -150,6 +150,10 @@ func kernelBroadcast(index int, addr netip.Addr) (netip.Addr, error) {
 	return netip.Addr{}, nil
 }
 
+// ErrNoRoute: the routing table sends nothing to the address (no route, or a blackhole,
+// unreachable or prohibit one).
+var ErrNoRoute = errors.New("no route")
+
 // Route is how this host's routing table sends to an address: by which interface, and
 // whether through a router.
 type Route struct {
@@ -198,10 +202,10 @@ func RouteTo(dst netip.Addr) (Route, error) {
 	if m.Header.Type == unix.NLMSG_ERROR {
 		if len(m.Data) >= 4 {
 			if errno := int32(ne.Uint32(m.Data)); errno != 0 {
-				return Route{}, fmt.Errorf("route to %s: %w", dst, syscall.Errno(-errno))
+				return Route{}, fmt.Errorf("%w to %s: %w", ErrNoRoute, dst, syscall.Errno(-errno))
 			}
 		}
-		return Route{}, fmt.Errorf("route to %s: the kernel answered with no route", dst)
+		return Route{}, fmt.Errorf("%w to %s", ErrNoRoute, dst)
 	}
 	attrs, err := syscall.ParseNetlinkRouteAttr(&m)
 	if err != nil {

@@ -192,6 +192,9 @@ func (s *Service) StartUFTP(ctx context.Context, u UFTPRequest) (Transmission, e
 			}
 			// On the subnet, unless the routing table says otherwise.
 			route, err := RouteTo(u.Dest)
+			if errors.Is(err, ErrNoRoute) {
+				return nil, fieldErr("ip", "this host cannot send to %s: %v", u.Dest, err)
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -253,6 +256,10 @@ func (s *Service) startFound(ctx context.Context, kind Kind, found catalog.Found
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// A unit of this name that had failed is replaced below: note its ending first.
+	if _, err := s.Running(ctx, kind); err != nil {
+		return Transmission{}, err
+	}
 	if err := s.checkPortFree(ctx, kind, port); err != nil {
 		return Transmission{}, err
 	}
@@ -293,14 +300,14 @@ func (s *Service) checkPortFree(ctx context.Context, kind Kind, port int) error 
 // maxUnreported bounds the endings kept for a report nobody asks for.
 const maxUnreported = 100
 
-// List returns the transmissions of kind that run, and those that had ended, which it
-// forgets (reset-failed), so that each ending is reported once and no unit lingers. Endings
-// found earlier by Running are reported here too.
+// List returns the transmissions of kind that run or, when none does, those that had
+// ended since the last such answer (found by this call or by Running), each once: the
+// listing of running ones has no room to name them, so they wait for a listing of none.
 func (s *Service) List(ctx context.Context, kind Kind) (running, ended []Transmission,
 	err error) {
 	running, err = s.Running(ctx, kind)
-	if err != nil {
-		return nil, nil, err
+	if err != nil || len(running) > 0 {
+		return running, nil, err
 	}
 	s.unreportedMu.Lock()
 	defer s.unreportedMu.Unlock()
