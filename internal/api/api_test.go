@@ -584,8 +584,9 @@ func TestDocsPageIsSelfContained(t *testing.T) {
 			t.Errorf("the docs page refers elsewhere (%q)", external)
 		}
 	}
-	if !strings.Contains(string(page), `fetch("openapi.json")`) {
-		t.Errorf("the docs page does not read openapi.json")
+	if !strings.Contains(string(page), `fetch("openapi.json")`) ||
+		!strings.Contains(string(page), "doc.webhooks") {
+		t.Errorf("the docs page does not read openapi.json's paths and webhooks")
 	}
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") ||
 		!strings.Contains(csp, "connect-src 'self'") {
