@@ -31,6 +31,14 @@ func TestWakeOnLAN(t *testing.T) {
 		`{"broadcast_ip":"` + netnstest.Broadcast + `","mac":"ff:ff:ff:ff:ff:ff"}`,
 		`{"broadcast_ip":5,"mac":"00:19:99:5c:bb:01"}`,
 		`{"mac":"00:19:99:5c:bb:01"}`,
+		// On IPlocal's subnet only its broadcast is one: not IPlocal, the network, a PC.
+		`{"broadcast_ip":"10.77.0.1","mac":"00:19:99:5c:bb:01"}`,
+		`{"broadcast_ip":"10.77.0.0","mac":"00:19:99:5c:bb:01"}`,
+		`{"broadcast_ip":"` + netnstest.ReceiverIP + `","mac":"00:19:99:5c:bb:01"}`,
+		// No route to it from the sender's namespace; and padding is not trimmed.
+		`{"broadcast_ip":"10.77.9.255","mac":"00:19:99:5c:bb:01"}`,
+		`{"broadcast_ip":" ` + netnstest.Broadcast + `","mac":"00:19:99:5c:bb:01"}`,
+		`{"broadcast_ip":"` + netnstest.Broadcast + `","mac":"00:19:99:5c:bb:01 "}`,
 	} {
 		if status, rep := d.call("POST", "/wol", body); status != 400 {
 			t.Errorf("%s: %d %v", body, status, rep)

@@ -26,7 +26,7 @@ var ErrInvalid = errors.New("invalid Wake-on-LAN request")
 
 // ParseMAC reads a 48-bit MAC in colon, dash, dot or bare hex form.
 func ParseMAC(s string) (net.HardwareAddr, error) {
-	t := strings.TrimSpace(s)
+	t := s
 	if len(t) == 12 && !strings.ContainsAny(t, ":-.") {
 		var b strings.Builder
 		for i := 0; i < 12; i += 2 {
@@ -61,7 +61,7 @@ func isAll(mac net.HardwareAddr, b byte) bool {
 // directed broadcast address. Addresses that cannot be one (unspecified, loopback,
 // multicast, link-local) are refused.
 func ParseBroadcast(s string) (netip.Addr, error) {
-	a, err := netip.ParseAddr(strings.TrimSpace(s))
+	a, err := netip.ParseAddr(s)
 	if err != nil || !a.Is4() {
 		return netip.Addr{}, fmt.Errorf("%w: broadcast_ip: %q is not an IPv4 address", ErrInvalid, s)
 	}
@@ -96,6 +96,12 @@ func (s Sender) Wake(ctx context.Context, broadcast netip.Addr, mac net.Hardware
 	if err != nil {
 		return err
 	}
+	// On IPlocal's own subnet only its broadcast address is one: the rest are this host,
+	// the network's address, or one PC (which, asleep, answers no ARP).
+	if ifc.Prefix.Contains(broadcast) && broadcast != ifc.Broadcast {
+		return fmt.Errorf("%w: broadcast_ip: %s is on %s, IPlocal's subnet, but is not its "+
+			"broadcast address %s", ErrInvalid, broadcast, ifc.Prefix, ifc.Broadcast)
+	}
 	packet, err := (&wol.MagicPacket{Target: mac}).MarshalBinary()
 	if err != nil {
 		return fmt.Errorf("build magic packet for %s: %w", mac, err)
@@ -118,6 +124,10 @@ func (s Sender) Wake(ctx context.Context, broadcast netip.Addr, mac net.Hardware
 	defer conn.Close()
 	to := &net.UDPAddr{IP: broadcast.AsSlice(), Port: Port}
 	if _, err := conn.WriteTo(packet, to); err != nil {
+		if errors.Is(err, unix.ENETUNREACH) || errors.Is(err, unix.EHOSTUNREACH) {
+			return fmt.Errorf("%w: broadcast_ip: this host has no route to %s: %v", ErrInvalid,
+				broadcast, err)
+		}
 		return fmt.Errorf("send magic packet for %s to %s: %w", mac, to, err)
 	}
 	return nil
