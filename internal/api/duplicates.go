@@ -25,7 +25,9 @@ const maxBody = 1 << 20
 // are not JSON pass on, to be refused by the route with its own message.
 func refuseDuplicateKeys(ctx huma.Context, next func(huma.Context)) {
 	r, _ := humago.Unwrap(ctx)
-	if r == nil || r.Body == nil || r.Body == http.NoBody {
+	if op := ctx.Operation(); op == nil || op.RequestBody == nil || r == nil || r.Body == nil ||
+		r.Body == http.NoBody {
+		// A route that takes no body ignores whatever is sent: so does this check.
 		next(ctx)
 		return
 	}
