@@ -535,26 +535,7 @@ func (h *p2pHosts) waitRefused(infoHash string) {
 func (h *p2pHosts) seederDies(image, id string) {
 	h.t.Helper()
 	unit := "ogrepository-seeder-" + image + ".service"
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	u, err := h.units.Unit(ctx, unit)
-	if err != nil || u.MainPID == 0 {
-		h.t.Fatalf("seeder of %s: %+v %v", image, u, err)
-	}
-	// The seeder is this test's process: its manager started it.
-	proc, err := os.FindProcess(int(u.MainPID))
-	if err == nil {
-		err = proc.Signal(os.Kill)
-	}
-	if err != nil {
-		h.t.Fatalf("kill seeder %d: %v", u.MainPID, err)
-	}
-	for u.ActiveState != "failed" {
-		time.Sleep(20 * time.Millisecond)
-		if u, err = h.units.Unit(ctx, unit); err != nil {
-			h.t.Fatal(err)
-		}
-	}
+	h.signal(unit, unix.SIGKILL)
 
 	status, body := h.d.call("GET", "/p2p", "")
 	failed, _ := body["failed"].([]any)
@@ -591,7 +572,7 @@ func TestP2PStoppedFromOutside(t *testing.T) {
 	h.post(kept)
 	goneHash, keptHash := h.infoHash("Gone.img"), h.infoHash("Kept.img")
 
-	h.terminate("ogrepository-seeder-Gone.img.service")
+	h.signal("ogrepository-seeder-Gone.img.service", unix.SIGTERM)
 	// A DELETE finds it gone first, and cleans the whitelist; the listing must still tell.
 	if status, body := h.d.call("DELETE", "/p2p/images/"+gone, ""); status != 400 {
 		t.Errorf("DELETE of a seeder stopped from outside: %d %v", status, body)
@@ -611,7 +592,7 @@ func TestP2PStoppedFromOutside(t *testing.T) {
 	h.waitRefused(goneHash)
 
 	old := h.trackerPID()
-	h.terminate(p2p.TrackerUnit)
+	h.signal(p2p.TrackerUnit, unix.SIGTERM)
 	status, body = h.d.call("GET", "/p2p", "")
 	if pid, _ := body["tracker_pid"].(float64); status != 200 || body["tracker"] != "active" ||
 		pid == 0 || uint32(pid) == old {
@@ -626,9 +607,10 @@ func TestP2PStoppedFromOutside(t *testing.T) {
 	}
 }
 
-// terminate sends SIGTERM to the unit's main process and waits until the unit has
-// stopped (clean exits leave it inactive, and systemd then forgets it).
-func (h *p2pHosts) terminate(unit string) {
+// signal sends sig to the unit's main process and waits until the unit has stopped: a
+// SIGTERM must leave it inactive (a clean exit, which systemd then forgets), a SIGKILL
+// failed.
+func (h *p2pHosts) signal(unit string, sig unix.Signal) {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -637,8 +619,8 @@ func (h *p2pHosts) terminate(unit string) {
 		h.t.Fatalf("%s: %+v %v", unit, u, err)
 	}
 	// The process is this test's: its private manager started it.
-	if err := unix.Kill(int(u.MainPID), unix.SIGTERM); err != nil {
-		h.t.Fatalf("SIGTERM %s (pid %d): %v", unit, u.MainPID, err)
+	if err := unix.Kill(int(u.MainPID), sig); err != nil {
+		h.t.Fatalf("%v to %s (pid %d): %v", sig, unit, u.MainPID, err)
 	}
 	for running := true; running; {
 		time.Sleep(20 * time.Millisecond)
@@ -647,8 +629,8 @@ func (h *p2pHosts) terminate(unit string) {
 		}
 		running = u.ActiveState == "active" || u.ActiveState == "deactivating"
 	}
-	if u.ActiveState == "failed" {
-		h.t.Fatalf("%s failed on SIGTERM (%s): this test wants a clean exit", unit, u.Result)
+	if failed := u.ActiveState == "failed"; failed != (sig == unix.SIGKILL) {
+		h.t.Fatalf("%s after %v: %s (%s)", unit, sig, u.ActiveState, u.Result)
 	}
 }
 
@@ -710,23 +692,8 @@ func TestP2PStopAllReportsEndings(t *testing.T) {
 	termed := h.randomImage("Termed.img", 1<<20)
 	h.post(killed)
 	h.post(termed)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	u, err := h.units.Unit(ctx, "ogrepository-seeder-Killed.img.service")
-	if err != nil || u.MainPID == 0 {
-		t.Fatalf("seeder of Killed.img: %+v %v", u, err)
-	}
-	// The seeder is this test's process: its manager started it.
-	if err := unix.Kill(int(u.MainPID), unix.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	for u.ActiveState != "failed" {
-		time.Sleep(20 * time.Millisecond)
-		if u, err = h.units.Unit(ctx, "ogrepository-seeder-Killed.img.service"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	h.terminate("ogrepository-seeder-Termed.img.service")
+	h.signal("ogrepository-seeder-Killed.img.service", unix.SIGKILL)
+	h.signal("ogrepository-seeder-Termed.img.service", unix.SIGTERM)
 	if status, body := h.d.call("DELETE", "/p2p", ""); status != 200 {
 		t.Fatalf("DELETE /p2p: %d %v", status, body)
 	}
